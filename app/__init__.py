@@ -1,0 +1,50 @@
+"""Todos API: the application factory."""
+
+import logging
+
+from flask import Flask
+
+from app.config import load_config
+
+
+def create_app(test_config=None):
+    """Build the application: config, extensions, API, error handlers, commands."""
+    app = Flask(__name__, instance_relative_config=True)
+    load_config(app, test_config)
+    register_extensions(app)
+    register_request_hooks(app)
+    from app.api import register_api
+    from app.errors import register_error_handlers
+
+    register_api(app)
+    register_error_handlers(app)
+    register_commands(app)
+    return app
+
+
+def register_extensions(app):
+    from app import db_engine
+    from app.auth.tokens import register_jwt_callbacks
+    from app.extensions import db, jwt, limiter, migrate
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(__import__("pathlib").Path(app.root_path).parent / "migrations"))
+    jwt.init_app(app)
+    limiter.init_app(app)
+    with app.app_context():
+        db_engine.configure(db.engine)
+    register_jwt_callbacks()
+    logging.getLogger("app").setLevel(app.config["LOG_LEVEL"])
+
+
+def register_request_hooks(app):
+    from app.http import add_common_headers, assign_request_id
+
+    app.before_request(assign_request_id)
+    app.after_request(add_common_headers)
+
+
+def register_commands(app):
+    from app.commands import register
+
+    register(app)

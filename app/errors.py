@@ -1,0 +1,125 @@
+"""One error shape, RFC 9457 problem+json, for every layer of the service."""
+
+import logging
+from http import HTTPStatus
+
+import orjson
+from flask import Response, g, request
+from marshmallow import ValidationError
+from sqlalchemy.exc import DBAPIError, OperationalError
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
+
+log = logging.getLogger("app.errors")
+
+PROBLEM_MIMETYPE = "application/problem+json"
+
+# Default `detail` per status, so every problem reads as a sentence a client can show.
+DETAILS = {
+    400: "The request could not be understood.",
+    401: "Authentication is required: send a valid access token.",
+    403: "You are not allowed to do this.",
+    404: "The requested resource was not found.",
+    405: "The method is not allowed for this resource.",
+    409: "The request conflicts with the current state of the resource.",
+    412: "The resource has changed since you last fetched it.",
+    413: "The request body is too large.",
+    415: "The request body must be JSON (Content-Type: application/json).",
+    422: "The request body is invalid.",
+    429: "Too many requests; slow down.",
+    500: "An unexpected error occurred.",
+    503: "The service is temporarily unavailable; try again shortly.",
+}
+
+
+# RFC 9110 names where Python's table still has the older ones.
+TITLES = {413: "Content Too Large", 422: "Unprocessable Content"}
+
+
+class APIError(HTTPException):
+    """An HTTP error carrying a problem detail, optional field errors and headers."""
+
+    def __init__(self, status, detail=None, errors=None, headers=None):
+        self.code = status
+        super().__init__(description=detail or DETAILS.get(status))
+        self.errors = errors
+        self.extra_headers = headers or {}
+
+
+def problem(status, detail=None, errors=None, headers=None):
+    """Build a problem+json response."""
+    body = {
+        "type": "about:blank",
+        "title": TITLES.get(status) or HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail or DETAILS.get(status) or HTTPStatus(status).description,
+    }
+    if errors:
+        body["errors"] = errors
+    request_id = g.get("request_id") if g else None
+    if request_id:
+        body["request_id"] = request_id
+    response = Response(orjson.dumps(body), status=status, mimetype=PROBLEM_MIMETYPE)
+    if status == 401:
+        response.headers["WWW-Authenticate"] = "Bearer"
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def abort(status, detail=None, errors=None, headers=None):
+    """Raise an APIError; it is rendered as problem+json."""
+    raise APIError(status, detail, errors, headers)
+
+
+def _handle_http(e):
+    headers = dict(getattr(e, "extra_headers", {}))
+    if isinstance(e, MethodNotAllowed) and e.valid_methods:
+        headers["Allow"] = ", ".join(sorted(e.valid_methods))
+    if e.code == 429 and not isinstance(e, APIError):
+        return _handle_rate_limit(e)
+    detail = e.description if isinstance(e, APIError) else DETAILS.get(e.code, e.description)
+    errors = getattr(e, "errors", None)
+    data = getattr(e, "data", None)  # reqparse: {"message": {argument: help}}
+    if isinstance(data, dict) and isinstance(data.get("message"), dict):
+        errors = {name: [str(text)] for name, text in data["message"].items()}
+        detail = "The query string is invalid: " + ", ".join(sorted(errors)) + "."
+    return problem(e.code or 500, detail, errors, headers)
+
+
+def _handle_rate_limit(e):
+    headers = {}
+    limit = getattr(e, "limit", None)
+    if limit is not None:
+        headers["Retry-After"] = str(int(limit.limit.get_expiry()))
+    return problem(429, DETAILS[429], headers=headers)
+
+
+def _handle_validation(e):
+    messages = e.messages
+    if isinstance(messages, list):  # the body as a whole was of the wrong shape
+        messages = {"_schema": messages}
+    return problem(422, DETAILS[422], errors=messages)
+
+
+def _handle_database(e):
+    if isinstance(e, OperationalError) or getattr(e, "connection_invalidated", False):
+        log.warning("database unavailable: %s", type(e.orig).__name__ if e.orig else e)
+        return problem(503, "The database is unavailable; try again shortly.", headers={"Retry-After": "5"})
+    return _handle_unexpected(e)
+
+
+def _handle_unexpected(e):
+    if isinstance(e, HTTPException):
+        return _handle_http(e)
+    if isinstance(e, RecursionError):
+        return problem(400, "The JSON body is nested too deeply.")
+    log.exception("unhandled error on %s %s", request.method, request.path)
+    return problem(500)
+
+
+def register_error_handlers(app):
+    """Route every exception, from any layer, to one problem+json shape."""
+    app.register_error_handler(HTTPException, _handle_http)
+    app.register_error_handler(ValidationError, _handle_validation)
+    app.register_error_handler(DBAPIError, _handle_database)
+    app.register_error_handler(Exception, _handle_unexpected)

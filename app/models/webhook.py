@@ -1,0 +1,60 @@
+"""Webhook subscriptions and their deliveries (the transactional outbox)."""
+
+from datetime import datetime
+
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.extensions import db
+from app.models.base import IdMixin, TimestampMixin, UTCDateTime
+
+EVENTS = (
+    "todo.created",
+    "todo.updated",
+    "todo.completed",
+    "todo.deleted",
+    "list.updated",
+    "list.deleted",
+    "member.added",
+    "member.removed",
+)
+
+
+class Webhook(IdMixin, TimestampMixin, db.Model):
+    """A user's subscription of a URL to events on one list or all their lists."""
+
+    __tablename__ = "webhooks"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
+    list_id: Mapped[int | None] = mapped_column(ForeignKey("todo_lists.id", ondelete="CASCADE"))
+    target_url: Mapped[str] = mapped_column(String(2048), nullable=False)
+    events: Mapped[list] = mapped_column(JSON, nullable=False)
+    secret: Mapped[str] = mapped_column(String(128), nullable=False)
+    active: Mapped[bool] = mapped_column(Boolean, default=True, nullable=False)
+
+    __table_args__ = (
+        Index("ix_webhooks_user_id_id", "user_id", "id"),
+        Index("ix_webhooks_list_id", "list_id"),
+    )
+
+
+class WebhookDelivery(IdMixin, TimestampMixin, db.Model):
+    """One event for one webhook: written in the transaction of the change, sent later."""
+
+    __tablename__ = "webhook_deliveries"
+
+    webhook_id: Mapped[int] = mapped_column(ForeignKey("webhooks.id", ondelete="CASCADE"), nullable=False)
+    message_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    event: Mapped[str] = mapped_column(String(32), nullable=False)
+    payload: Mapped[dict] = mapped_column(JSON, nullable=False)
+    status: Mapped[str] = mapped_column(String(16), default="pending", nullable=False)
+    attempts: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_status_code: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
+        Index("ix_webhook_deliveries_webhook_id_id", "webhook_id", "id"),
+    )

@@ -1,0 +1,54 @@
+"""Shared Marshmallow pieces: strict base schema, RFC 3339 times, absolute URLs."""
+
+from datetime import UTC
+
+from flask import url_for
+from marshmallow import RAISE, Schema, fields
+
+
+class StrictSchema(Schema):
+    """Unknown fields are an error (422), never silently dropped."""
+
+    class Meta:
+        unknown = RAISE
+
+
+class UTCDateTime(fields.AwareDateTime):
+    """RFC 3339 in UTC with a `Z`; input without an offset is rejected."""
+
+    default_error_messages = {"naive": "Give a time with an offset, e.g. 2026-11-21T09:30:00Z."}
+
+    def __init__(self, **kwargs):
+        super().__init__(format="iso", default_timezone=None, **kwargs)
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        if value is None:
+            return None
+        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        return super()._deserialize(value, attr, data, **kwargs).astimezone(UTC)
+
+
+class AbsoluteUrl(fields.Field):
+    """The absolute URL of an object, from an endpoint and the object's attributes."""
+
+    def __init__(self, endpoint, **params):
+        super().__init__(dump_only=True)
+        self.endpoint = endpoint
+        self.params = params  # url parameter -> attribute name
+
+    def get_value(self, obj, attr, accessor=None, default=None):
+        return obj  # the URL is built from the object, not read from one attribute
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        values = {param: getattr(obj, name) for param, name in self.params.items()}
+        return url_for(self.endpoint, _external=True, **values)
+
+
+class ResourceSchema(StrictSchema):
+    """Fields every resource object carries."""
+
+    id = fields.Integer(dump_only=True)
+    created_at = UTCDateTime(dump_only=True)
+    updated_at = UTCDateTime(dump_only=True)

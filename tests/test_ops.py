@@ -1,0 +1,127 @@
+"""Liveness, readiness, and recovery when the database goes away and comes back."""
+
+import socket
+import threading
+
+import pytest
+
+from app import create_app
+from tests.conftest import PG_URL, REDIS_URL, make_config
+
+
+def test_healthz(client):
+    r = client.get("/healthz")
+    assert r.status_code == 200
+    assert r.json == {"status": "ok"}
+
+
+def test_readyz_without_redis(client):
+    r = client.get("/readyz")
+    assert r.status_code == 200
+    assert r.json["checks"] == {"database": "ok", "redis": "not configured"}
+
+
+@pytest.mark.redis
+def test_readyz_with_redis(database_url):
+    app = create_app(make_config(database_url, REDIS_URL=REDIS_URL))
+    r = app.test_client().get("/readyz")
+    assert r.status_code == 200
+    assert r.json["checks"]["redis"] == "ok"
+
+
+def test_readyz_redis_down_is_503(database_url):
+    app = create_app(make_config(database_url, REDIS_URL="redis://127.0.0.1:1/0"))
+    r = app.test_client().get("/readyz")
+    assert r.status_code == 503
+    assert r.json["checks"]["redis"] == "unavailable"
+
+
+class Outage:
+    """A TCP proxy to PostgreSQL that can be cut and restored, like the server going away."""
+
+    def __init__(self, target_port):
+        self.target = ("127.0.0.1", target_port)
+        self.listener = socket.socket()
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(16)
+        self.port = self.listener.getsockname()[1]
+        self.up = True
+        self.conns = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            if not self.up:
+                client.close()
+                continue
+            upstream = socket.create_connection(self.target)
+            self.conns += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(src, dst):
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                try:
+                    s.close()
+                except OSError:
+                    pass
+
+    def cut(self):
+        self.up = False
+        for s in self.conns:
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+                s.close()
+            except OSError:
+                pass
+        self.conns = []
+
+    def restore(self):
+        self.up = True
+
+    def close(self):
+        self.cut()
+        self.listener.close()
+
+
+@pytest.mark.postgres
+def test_database_outage_gives_503_then_recovers(database_url, auth):
+    from sqlalchemy.engine import make_url
+
+    url = make_url(database_url)
+    outage = Outage(url.port or 5432)
+    try:
+        proxied = url.set(host="127.0.0.1", port=outage.port).render_as_string(hide_password=False)
+        app = create_app(make_config(proxied))
+        client = app.test_client()
+        user = auth.user()
+        assert client.get("/api/v1/users/me", headers=user.headers).status_code == 200
+
+        outage.cut()
+        r = client.get("/api/v1/users/me", headers=user.headers)
+        assert r.status_code == 503, r.get_data(as_text=True)
+        assert r.mimetype == "application/problem+json"
+        assert client.get("/readyz").status_code == 503
+        assert client.get("/healthz").status_code == 200
+
+        outage.restore()
+        assert client.get("/api/v1/users/me", headers=user.headers).status_code == 200
+        assert client.get("/readyz").status_code == 200
+    finally:
+        outage.close()
+
+
+def test_pg_url_fixture_matches_env():
+    assert (PG_URL is None) or PG_URL.startswith("postgresql")
