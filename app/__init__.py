@@ -38,7 +38,14 @@ def register_extensions(app):
 
 
 def register_request_hooks(app):
+    from werkzeug.middleware.proxy_fix import ProxyFix
+
     from app.http import add_common_headers, assign_request_id
+
+    proxies = app.config["TRUSTED_PROXIES"]
+    if proxies:
+        # Only this many hops of X-Forwarded-* are believed; the rest is client input.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies, x_port=proxies)
 
     app.before_request(assign_request_id)
     app.after_request(add_common_headers)

@@ -1,0 +1,46 @@
+"""Operation metadata for the OpenAPI document, attached to Resource methods.
+
+`@doc(...)` changes nothing at run time: it records which query parser, body schema
+and response schemas a method uses (the same objects that validate and dump), so
+that app/openapi.py can generate the document from them.
+"""
+
+
+class Page:
+    """Marks a response that is a cursor page of `schema`: {"items": [...], "next_cursor"}."""
+
+    def __init__(self, schema):
+        self.schema = schema
+
+
+class Bare:
+    """Marks a response that is a bare JSON array of `schema` (the Todo-Backend protocol)."""
+
+    def __init__(self, schema):
+        self.schema = schema
+
+
+def doc(summary, *, query=None, body=None, responses=None, errors=(), auth=True, operation_id=None, tags=None):
+    """Describe one operation.
+
+    summary: one line. query: a reqparse RequestParser (location="args").
+    body: the Marshmallow schema instance that loads the body.
+    responses: {status: schema instance | Page(schema) | Bare(schema) | None}.
+    errors: the problem+json statuses this operation can answer (401 is implied by auth).
+    auth: "bearer" security applies (False for public operations, "share" for share-link tokens).
+    """
+
+    def decorator(fn):
+        fn.__apidoc__ = {
+            "summary": summary,
+            "query": query,
+            "body": body,
+            "responses": responses or {},
+            "errors": tuple(errors),
+            "auth": auth,
+            "operation_id": operation_id,
+            "tags": tags,
+        }
+        return fn
+
+    return decorator
