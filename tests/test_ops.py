@@ -1,5 +1,6 @@
 """Liveness, readiness, and recovery when the database goes away and comes back."""
 
+import contextlib
 import socket
 import threading
 
@@ -73,10 +74,8 @@ class Outage:
             pass
         finally:
             for s in (src, dst):
-                try:
+                with contextlib.suppress(OSError):
                     s.close()
-                except OSError:
-                    pass
 
     def cut(self):
         self.up = False
