@@ -25,12 +25,13 @@ def create_app(test_config=None):
 def register_extensions(app):
     from app import db_engine
     from app.auth.tokens import register_jwt_callbacks
-    from app.extensions import db, jwt, limiter, migrate
+    from app.cors import init_cors
+    from app.extensions import db, jwt, migrate
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(__import__("pathlib").Path(app.root_path).parent / "migrations"))
     jwt.init_app(app)
-    limiter.init_app(app)
+    init_cors(app)
     with app.app_context():
         db_engine.configure(db.engine)
     register_jwt_callbacks()
@@ -41,6 +42,9 @@ def register_request_hooks(app):
     from werkzeug.middleware.proxy_fix import ProxyFix
 
     from app.http import add_common_headers, assign_request_id
+    from app.logs import init_logging
+    from app.metrics import init_metrics
+    from app.ratelimit import init_ratelimit
 
     proxies = app.config["TRUSTED_PROXIES"]
     if proxies:
@@ -49,6 +53,10 @@ def register_request_hooks(app):
 
     app.before_request(assign_request_id)
     app.after_request(add_common_headers)
+    # After the request id and the timer: a 429 is logged and counted like any answer.
+    init_logging(app)
+    init_metrics(app)
+    init_ratelimit(app)
 
 
 def register_commands(app):

@@ -20,14 +20,38 @@ class Bare:
         self.schema = schema
 
 
-def doc(summary, *, query=None, body=None, responses=None, errors=(), auth=True, operation_id=None, tags=None):
+def openapi_type(schema):
+    """Mark a custom reqparse `type` callable with its OpenAPI schema, e.g. {"type": "string"}."""
+
+    def decorator(fn):
+        fn.openapi = schema
+        return fn
+
+    return decorator
+
+
+def doc(
+    summary,
+    *,
+    query=None,
+    body=None,
+    responses=None,
+    errors=(),
+    auth=True,
+    operation_id=None,
+    tags=None,
+    description=None,
+    examples=None,
+):
     """Describe one operation.
 
     summary: one line. query: a reqparse RequestParser (location="args").
     body: the Marshmallow schema instance that loads the body.
-    responses: {status: schema instance | Page(schema) | Bare(schema) | None}.
+    responses: {status: schema instance | Page(schema) | Bare(schema) | None | "media/type"}.
     errors: the problem+json statuses this operation can answer (401 is implied by auth).
-    auth: "bearer" security applies (False for public operations, "share" for share-link tokens).
+    auth: "bearer" security applies (False for public operations, "share" for share-link tokens,
+    "refresh" for a refresh token, "metrics" for the METRICS_TOKEN).
+    description: longer text for the document. examples: {"body": {...}, status: {...}}.
     """
 
     def decorator(fn):
@@ -40,6 +64,10 @@ def doc(summary, *, query=None, body=None, responses=None, errors=(), auth=True,
             "auth": auth,
             "operation_id": operation_id,
             "tags": tags,
+            "description": description,
+            "examples": examples or {},
+            # Set by app.idempotency.idempotent: the operation honours an Idempotency-Key header.
+            "idempotent": getattr(fn, "__idempotent__", False),
         }
         return fn
 

@@ -39,6 +39,7 @@ ENV_SETTINGS = {
     "CORS_ORIGINS": _csv,
     "RATE_LIMIT_DEFAULT": str,
     "RATE_LIMIT_LOGIN": str,
+    "RATE_LIMIT_SHARED": str,
     "MAX_CONTENT_LENGTH": _int,
     "WEBHOOK_ALLOWED_HOSTS": _csv,
     "TRUSTED_PROXIES": _int,
@@ -59,6 +60,7 @@ DEFAULTS = {
     "CORS_ORIGINS": [],
     "RATE_LIMIT_DEFAULT": "600 per minute",
     "RATE_LIMIT_LOGIN": "10 per minute",
+    "RATE_LIMIT_SHARED": "300 per minute",
     "MAX_CONTENT_LENGTH": 1024 * 1024,
     "WEBHOOK_ALLOWED_HOSTS": [],
     "TRUSTED_PROXIES": 0,
@@ -176,5 +178,7 @@ def _derive(app):
         SESSION_COOKIE_SECURE=secure,
         SESSION_COOKIE_HTTPONLY=True,
         RATELIMIT_STORAGE_URI=c["REDIS_URL"] or "memory://",
-        RATELIMIT_DEFAULT=c["RATE_LIMIT_DEFAULT"],
+        # RATE_LIMIT_DEFAULT is applied by app/ratelimit.py as one budget across the API.
+        RATELIMIT_STORAGE_OPTIONS={"socket_connect_timeout": 0.5, "socket_timeout": 0.5} if c["REDIS_URL"] else {},
+        RATELIMIT_KEY_PREFIX="todos",
     )

@@ -7,6 +7,7 @@ import orjson
 from flask import Response, g, request
 from marshmallow import ValidationError
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 log = logging.getLogger("app.errors")
@@ -58,7 +59,8 @@ def problem(status, detail=None, errors=None, headers=None):
     request_id = g.get("request_id") if g else None
     if request_id:
         body["request_id"] = request_id
-    response = Response(orjson.dumps(body), status=status, mimetype=PROBLEM_MIMETYPE)
+    # Non-string keys: Marshmallow keys errors of list items by index.
+    response = Response(orjson.dumps(body, option=orjson.OPT_NON_STR_KEYS), status=status, mimetype=PROBLEM_MIMETYPE)
     if status == 401:
         response.headers["WWW-Authenticate"] = "Bearer"
     for name, value in (headers or {}).items():
@@ -87,11 +89,9 @@ def _handle_http(e):
 
 
 def _handle_rate_limit(e):
-    headers = {}
-    limit = getattr(e, "limit", None)
-    if limit is not None:
-        headers["Retry-After"] = str(int(limit.limit.get_expiry()))
-    return problem(429, DETAILS[429], headers=headers)
+    from app.ratelimit import retry_after_seconds
+
+    return problem(429, DETAILS[429], headers={"Retry-After": str(retry_after_seconds())})
 
 
 def _handle_validation(e):
@@ -108,6 +108,14 @@ def _handle_database(e):
     return _handle_unexpected(e)
 
 
+def _handle_stale(e):
+    # Another request updated the same row version first (optimistic locking).
+    from app.extensions import db
+
+    db.session.rollback()
+    return problem(409, "The resource was changed by another request; fetch it again and retry.")
+
+
 def _handle_unexpected(e):
     if isinstance(e, HTTPException):
         return _handle_http(e)
@@ -122,4 +130,5 @@ def register_error_handlers(app):
     app.register_error_handler(HTTPException, _handle_http)
     app.register_error_handler(ValidationError, _handle_validation)
     app.register_error_handler(DBAPIError, _handle_database)
+    app.register_error_handler(StaleDataError, _handle_stale)
     app.register_error_handler(Exception, _handle_unexpected)

@@ -1,11 +1,12 @@
 """Unbound extension singletons, bound to the app in create_app()."""
 
 from flask_jwt_extended import JWTManager
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
+from flask_limiter import HeaderNames, Limiter
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy.orm import DeclarativeBase
+
+from app.ratelimit import default_limit, is_exempt, rate_limit_key
 
 
 class Base(DeclarativeBase):
@@ -15,4 +16,19 @@ class Base(DeclarativeBase):
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 jwt = JWTManager()
-limiter = Limiter(key_func=get_remote_address)
+# One budget per user (or client address) across the whole API; RateLimit-* headers on
+# every limited response; a Redis outage falls back to per-process counting, logged.
+limiter = Limiter(
+    key_func=rate_limit_key,
+    application_limits=[default_limit],
+    application_limits_exempt_when=is_exempt,
+    headers_enabled=True,
+    header_name_mapping={
+        HeaderNames.LIMIT: "RateLimit-Limit",
+        HeaderNames.REMAINING: "RateLimit-Remaining",
+        HeaderNames.RESET: "RateLimit-Reset",
+        HeaderNames.RETRY_AFTER: "Retry-After",
+    },
+    in_memory_fallback_enabled=True,
+    swallow_errors=True,
+)

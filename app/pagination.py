@@ -2,11 +2,13 @@
 
 import hashlib
 from datetime import datetime
+from urllib.parse import urlencode
 
 from flask import current_app, request
 from flask_restful import inputs, reqparse
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import and_, or_
+from sqlalchemy import and_, or_, true
+from sqlalchemy import select as sa_select
 
 from app.errors import abort
 
@@ -15,8 +17,13 @@ DEFAULT_LIMIT = 50
 
 # The base every collection GET copies: limit and cursor, from the query string only.
 page_parser = reqparse.RequestParser(bundle_errors=True, trim=True)
-page_parser.add_argument("limit", type=inputs.int_range(1, MAX_LIMIT), default=DEFAULT_LIMIT, location="args",
-                         help="limit must be an integer from 1 to 200")
+page_parser.add_argument(
+    "limit",
+    type=inputs.int_range(1, MAX_LIMIT),
+    default=DEFAULT_LIMIT,
+    location="args",
+    help="limit must be an integer from 1 to 200",
+)
 page_parser.add_argument("cursor", type=str, location="args", help="cursor must be a string")
 
 
@@ -24,8 +31,14 @@ def sort_parser(fields, default):
     """Return a copy of page_parser that also takes `sort` over `fields`."""
     parser = page_parser.copy()
     choices = tuple(fields) + tuple("-" + name for name in fields)
-    parser.add_argument("sort", type=str, choices=choices, default=default, location="args",
-                        help=f"sort must be one of: {', '.join(choices)}")
+    parser.add_argument(
+        "sort",
+        type=str,
+        choices=choices,
+        default=default,
+        location="args",
+        help=f"sort must be one of: {', '.join(choices)}",
+    )
     return parser
 
 
@@ -48,17 +61,23 @@ def _decode_value(value):
 def query_fingerprint(exclude=("cursor", "limit")):
     """A short hash of the query string without paging arguments: ties a cursor to its query."""
     items = sorted((k, v) for k, vs in request.args.lists() if k not in exclude for v in vs)
-    return hashlib.sha256(repr(items).encode()).hexdigest()[:16]
+    # The path too: a cursor of one list's todos is no cursor for another list's.
+    return hashlib.sha256(repr((request.path, items)).encode()).hexdigest()[:16]
 
 
 def decode_cursor(cursor, sort):
-    """Return (value, id) from a cursor made for this sort and query, or answer 400."""
+    """Return (value, tie-break key) from a cursor made for this sort and query, or answer 400."""
     try:
         data = _serializer().loads(cursor)
         if data["s"] != sort or data["f"] != query_fingerprint():
-            abort(400, "The cursor belongs to another query; start again without it.",
-                  errors={"cursor": ["Cursor does not match this sort or filter."]})
-        return _decode_value(data["v"]), int(data["i"])
+            abort(
+                400,
+                "The cursor belongs to another query; start again without it.",
+                errors={"cursor": ["Cursor does not match this sort or filter."]},
+            )
+        if isinstance(data["i"], bool) or not isinstance(data["i"], (int, str)):  # ids, or names for tags
+            raise ValueError("bad tie-break key")
+        return _decode_value(data["v"]), data["i"]
     except (BadSignature, KeyError, TypeError, ValueError):
         abort(400, "The cursor is invalid.", errors={"cursor": ["Invalid cursor."]})
 
@@ -76,12 +95,12 @@ def keyset(column, id_column, descending, after):
     if after is None:
         return order, None
     value, last_id = after
-    beyond = (column < value) if descending else (column > value)
     id_beyond = (id_column < last_id) if descending else (id_column > last_id)
     if column is id_column:
         return [tie], id_beyond
-    if value is None:
+    if value is None:  # past the last non-NULL value: only NULLs remain, in id order
         return order, and_(column.is_(None), id_beyond)
+    beyond = (column < value) if descending else (column > value)
     clause = or_(beyond, and_(column == value, id_beyond))
     if nullable:
         clause = or_(clause, column.is_(None))
@@ -112,11 +131,37 @@ def paginate(select, sort, columns, id_column, args, session, scalars=True):
     return rows, encode_cursor(sort, value, _attr(last, id_column))
 
 
+def paginate_scoped(select, scope_ids, scope_column, sort, columns, id_column, args, session):
+    """paginate() over the rows of several scopes (the caller's lists), `scope_ids` being a select of their ids.
+
+    On PostgreSQL each scope first contributes at most one page of candidates through
+    its own (scope, sort key, id) index (a LATERAL join), so a page costs about
+    scopes x limit index reads however many rows the scopes hold; elsewhere it is a
+    plain `scope IN (...)`.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return paginate(select.where(scope_column.in_(scope_ids)), sort, columns, id_column, args, session)
+    after = decode_cursor(args["cursor"], sort) if args.get("cursor") else None
+    order, where = keyset(columns[sort.lstrip("-")], id_column, sort.startswith("-"), after)
+    scopes = scope_ids.subquery()
+    inner = select.with_only_columns(id_column).where(scope_column == scopes.c[0])
+    if where is not None:
+        inner = inner.where(where)
+    inner = inner.order_by(*order).limit(args["limit"] + 1).lateral()
+    candidates = sa_select(inner.c[0]).select_from(scopes.join(inner, true()))
+    return paginate(select.where(id_column.in_(candidates)), sort, columns, id_column, args, session)
+
+
 def _attr(row, column):
     key = column.key
-    if hasattr(row, key):
-        return getattr(row, key)
-    return row._mapping[column]
+    if hasattr(row, "_mapping"):  # a Row: a labelled column, or an attribute of an entity in it
+        if key in row._mapping:
+            return row._mapping[key]
+        for item in row:
+            if hasattr(item, key):
+                return getattr(item, key)
+        return row._mapping[column]
+    return getattr(row, key)
 
 
 def page_response(items, next_cursor):
@@ -125,8 +170,12 @@ def page_response(items, next_cursor):
     if next_cursor:
         args = request.args.to_dict(flat=False)
         args["cursor"] = [next_cursor]
-        from urllib.parse import urlencode
-
         url = request.base_url + "?" + urlencode(args, doseq=True)
         headers["Link"] = f'<{url}>; rel="next"'
     return {"items": items, "next_cursor": next_cursor}, headers
+
+
+def page_result(items, next_cursor):
+    """Return a Resource's (body, 200, headers) for a page."""
+    body, headers = page_response(items, next_cursor)
+    return body, 200, headers

@@ -149,3 +149,24 @@ class AuthActions:
 @pytest.fixture
 def auth(app, client):
     return AuthActions(app)
+
+
+@pytest.fixture
+def live_server(database_url):
+    """Start the real service under Gunicorn: `live_server(workers=2, env=None)`; all stop at teardown.
+
+    The tables are emptied first, as the `app` fixture does (use both to seed data through `auth`).
+    """
+    from tests.live import start_server
+
+    _empty_tables(database_url)
+    servers = []
+
+    def start(workers=2, env=None):
+        server = start_server(database_url, workers=workers, env=env)
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()

@@ -14,7 +14,9 @@ def clean_env(monkeypatch, tmp_path):
     from app.config import ENV_SETTINGS
 
     for name in list(ENV_SETTINGS) + ["FLASK_DEBUG"]:
-        monkeypatch.delenv(name, raising=False)
+        # setenv first, so that whatever .env loading adds meanwhile is undone at teardown.
+        monkeypatch.setenv(name, "unset")
+        monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
     return monkeypatch
 

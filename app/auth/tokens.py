@@ -1,7 +1,6 @@
 """JWT wiring: token issue, the one-query revocation check, problem+json errors."""
 
 import uuid
-from datetime import UTC, datetime
 
 from flask import current_app, g, request
 from flask_jwt_extended import create_access_token, create_refresh_token
@@ -13,9 +12,12 @@ from app.models import AuthSession, User
 from app.models.base import utcnow
 
 
+def new_jti():
+    return uuid.uuid4().hex
+
+
 def issue_tokens(user, session, fresh):
-    """Return (access, refresh) tokens for a session, rotating its refresh jti."""
-    session.refresh_jti = uuid.uuid4().hex
+    """Return (access, refresh) tokens for a session; the refresh token carries its current jti."""
     claims = {"sid": session.id}
     access = create_access_token(identity=str(user.id), additional_claims=claims, fresh=fresh)
     refresh = create_refresh_token(identity=str(user.id), additional_claims={**claims, "jti": session.refresh_jti})
@@ -26,10 +28,10 @@ def start_session(user):
     """Record a new login (refresh-token family) for `user` and return it, flushed."""
     session = AuthSession(
         user_id=user.id,
-        refresh_jti="",
+        refresh_jti=new_jti(),
         expires_at=utcnow() + current_app.config["JWT_REFRESH_TOKEN_EXPIRES"],
         user_agent=(request.user_agent.string or "")[:256] or None,
-        ip=request.remote_addr,
+        ip=(request.remote_addr or "")[:64] or None,
     )
     db.session.add(session)
     db.session.flush()
@@ -58,12 +60,9 @@ def register_jwt_callbacks():
 
     @jwt.token_in_blocklist_loader
     def is_revoked(jwt_header, jwt_data):
+        # Any database error propagates: the request fails closed with a 503, never passes.
         user, session = _load_principal(jwt_data)
-        if user is None or not user.is_active:
-            return True
-        if session.revoked_at is not None or session.expires_at <= datetime.now(UTC):
-            return True
-        return False
+        return user is None or not user.is_active or not session.is_live
 
     @jwt.user_lookup_loader
     def load_user(jwt_header, jwt_data):
@@ -73,7 +72,7 @@ def register_jwt_callbacks():
         return problem(401, detail)
 
     jwt.unauthorized_loader(lambda reason: unauthorized("Authentication is required: " + reason.rstrip(".") + "."))
-    jwt.invalid_token_loader(lambda reason: unauthorized("The token is invalid."))
+    jwt.invalid_token_loader(lambda reason: unauthorized("The token is invalid: " + reason.rstrip(".") + "."))
     jwt.expired_token_loader(lambda header, data: unauthorized("The token has expired."))
     jwt.revoked_token_loader(lambda header, data: unauthorized("The token has been revoked."))
     jwt.needs_fresh_token_loader(lambda header, data: unauthorized("This action needs a fresh login: log in again."))

@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, String
+from sqlalchemy import Boolean, ForeignKey, Index, String, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
@@ -26,6 +26,23 @@ class User(IdMixin, TimestampMixin, db.Model):
         Index("ix_users_role_id", "role", "id"),
         Index("ix_users_created_at_id", "created_at", "id"),
     )
+
+    @property
+    def is_active_admin(self):
+        return self.role == "admin" and self.is_active
+
+    def is_last_active_admin(self):
+        """Return whether no other active admin exists.
+
+        Locks every active admin row, in id order, until commit: two admins stepping down
+        at once are serialized, and the second sees that the first is gone.
+        """
+        if not self.is_active_admin:
+            return False
+        admins = db.session.execute(
+            select(User.id).where(User.role == "admin", User.is_active.is_(True)).order_by(User.id).with_for_update()
+        ).scalars()
+        return all(admin_id == self.id for admin_id in admins)
 
 
 class AuthSession(IdMixin, db.Model):
@@ -53,3 +70,37 @@ class AuthSession(IdMixin, db.Model):
     def updated_at(self):
         return self.last_used_at
 
+    @property
+    def is_live(self):
+        return self.revoked_at is None and self.expires_at > utcnow()
+
+    def rotate(self, presented_jti, new_jti, lifetime):
+        """Swap the refresh jti if `presented_jti` is still the current one; return whether it was.
+
+        One conditional UPDATE, so two requests presenting the same refresh token cannot
+        both win: the loser sees the token as reused.
+        """
+        now = utcnow()
+        result = db.session.execute(
+            update(AuthSession)
+            .where(
+                AuthSession.id == self.id, AuthSession.refresh_jti == presented_jti, AuthSession.revoked_at.is_(None)
+            )
+            .values(refresh_jti=new_jti, last_used_at=now, expires_at=now + lifetime)
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount != 1:
+            return False
+        self.refresh_jti, self.last_used_at, self.expires_at = new_jti, now, now + lifetime
+        return True
+
+    @staticmethod
+    def revoke_where(*criteria):
+        """Revoke every live session matching `criteria` (one UPDATE); return how many."""
+        result = db.session.execute(
+            update(AuthSession)
+            .where(AuthSession.revoked_at.is_(None), *criteria)
+            .values(revoked_at=utcnow())
+            .execution_options(synchronize_session="fetch")
+        )
+        return result.rowcount

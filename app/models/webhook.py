@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
@@ -26,7 +26,11 @@ class Webhook(IdMixin, TimestampMixin, db.Model):
     __tablename__ = "webhooks"
 
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
-    list_id: Mapped[int | None] = mapped_column(ForeignKey("todo_lists.id", ondelete="CASCADE"))
+    # SET NULL, not CASCADE: deleting the list must not take the webhook and its
+    # pending `list.deleted` delivery with it. `all_lists` tells "every list" apart
+    # from "its list was deleted" (list_id NULL either way).
+    list_id: Mapped[int | None] = mapped_column(ForeignKey("todo_lists.id", ondelete="SET NULL"))
+    all_lists: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false(), nullable=False)
     target_url: Mapped[str] = mapped_column(String(2048), nullable=False)
     events: Mapped[list] = mapped_column(JSON, nullable=False)
     secret: Mapped[str] = mapped_column(String(128), nullable=False)
@@ -36,6 +40,16 @@ class Webhook(IdMixin, TimestampMixin, db.Model):
         Index("ix_webhooks_user_id_id", "user_id", "id"),
         Index("ix_webhooks_list_id", "list_id"),
     )
+
+    @property
+    def orphaned(self):
+        """Whether the one list this webhook followed was deleted."""
+        return self.list_id is None and not self.all_lists
+
+    @property
+    def enabled(self):
+        """Whether new events are recorded for this webhook."""
+        return self.active and not self.orphaned
 
 
 class WebhookDelivery(IdMixin, TimestampMixin, db.Model):

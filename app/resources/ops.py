@@ -6,18 +6,34 @@ from flask import current_app
 from flask_restful import Resource
 from sqlalchemy import text
 
+from app.apidoc import doc
 from app.extensions import db
 
 log = logging.getLogger(__name__)
 
 
 class Health(Resource):
+    @doc(
+        "Liveness: 200 while the process is up",
+        responses={200: None},
+        auth=False,
+        operation_id="getHealth",
+        tags=["Operations"],
+    )
     def get(self):
         """Answer while the process is up; touch nothing."""
         return {"status": "ok"}
 
 
 class Ready(Resource):
+    @doc(
+        "Readiness: 200 when the database (and Redis, where configured) answer, else 503",
+        responses={200: None},
+        errors=(503,),
+        auth=False,
+        operation_id="getReady",
+        tags=["Operations"],
+    )
     def get(self):
         """Answer 200 when the database (and Redis, where configured) answer, else 503."""
         checks = {"database": _check_database(), "redis": _check_redis()}

@@ -1,25 +1,159 @@
 """The caller's own profile and the admin's user management."""
 
+from flask import Response
 from flask_jwt_extended import current_user, jwt_required
-from flask_restful import Resource
+from flask_restful import Resource, inputs
+from sqlalchemy import or_, select
 
+from app.apidoc import Page, doc
+from app.auth.accounts import change_password, delete_account, update_account
 from app.auth.decorators import role_required
+from app.auth.tokens import current_session
+from app.conditional import not_modified, representation_etag, require_match
 from app.extensions import db
-from app.models import User
-from app.schemas.user import user_schema
+from app.http import load_body
+from app.models import ROLES, User
+from app.pagination import page_response, paginate, sort_parser
+from app.schemas.user import (
+    admin_user_update_schema,
+    password_change_schema,
+    profile_update_schema,
+    user_schema,
+    users_schema,
+)
+
+USER_SORTS = {"id": User.id, "created_at": User.created_at, "email": User.email}
+user_list_parser = sort_parser(USER_SORTS, "id")
+user_list_parser.add_argument(
+    "role", type=str, choices=ROLES, location="args", help=f"role must be one of: {', '.join(ROLES)}"
+)
+user_list_parser.add_argument("is_active", type=inputs.boolean, location="args", help="is_active must be true or false")
+user_list_parser.add_argument("q", type=str, location="args", help="q must be a string")
+
+
+def user_response(user, status=200):
+    """Dump `user` with its ETag."""
+    body = user_schema.dump(user)
+    return body, status, {"ETag": representation_etag(body)}
+
+
+def get_user(user):
+    """Answer a GET of `user`, or a 304 when the client's copy is current."""
+    body, status, headers = user_response(user)
+    return not_modified(headers["ETag"]) or (body, status, headers)
+
+
+def check_if_match(user):
+    require_match(representation_etag(user_schema.dump(user)))
 
 
 class Me(Resource):
-    method_decorators = [jwt_required()]
+    # Deleting the account needs a fresh token (a password login, not a refresh).
+    method_decorators = {"get": [jwt_required()], "patch": [jwt_required()], "delete": [jwt_required(fresh=True)]}
 
+    @doc("Show the caller's profile", responses={200: user_schema, 304: None})
     def get(self):
         """Return the caller's profile."""
-        return user_schema.dump(current_user)
+        return get_user(current_user)
+
+    @doc(
+        "Change the caller's display name", body=profile_update_schema, responses={200: user_schema}, errors=(412, 422)
+    )
+    def patch(self):
+        """Change the caller's profile."""
+        check_if_match(current_user)
+        data = load_body(profile_update_schema)
+        for name, value in data.items():
+            setattr(current_user, name, value)
+        db.session.commit()
+        return user_response(current_user)
+
+    @doc(
+        "Delete the caller's account, the lists only they own and their memberships (needs a fresh login)",
+        responses={204: None},
+        errors=(409, 412),
+    )
+    def delete(self):
+        """Delete the caller's account."""
+        check_if_match(current_user)
+        delete_account(current_user)
+        db.session.commit()
+        return Response(status=204)
+
+
+class MePassword(Resource):
+    method_decorators = [jwt_required(fresh=True)]
+
+    @doc(
+        "Change the caller's password (needs a fresh login); every other login is ended",
+        body=password_change_schema,
+        responses={204: None},
+        errors=(412, 422),
+    )
+    def put(self):
+        """Change the caller's password."""
+        check_if_match(current_user)
+        data = load_body(password_change_schema)
+        change_password(current_user, current_session(), data["current_password"], data["new_password"])
+        db.session.commit()
+        return Response(status=204)
+
+
+class UserList(Resource):
+    method_decorators = [role_required("admin")]
+
+    @doc("List users (admin)", query=user_list_parser, responses={200: Page(users_schema)}, errors=(400, 403))
+    def get(self):
+        """List users, filtered by role, is_active and q (email or name contains)."""
+        args = user_list_parser.parse_args()
+        query = select(User)
+        if args["role"] is not None:
+            query = query.where(User.role == args["role"])
+        if args["is_active"] is not None:
+            query = query.where(User.is_active.is_(args["is_active"]))
+        if args["q"]:
+            query = query.where(
+                or_(
+                    User.email.icontains(args["q"], autoescape=True),
+                    User.display_name.icontains(args["q"], autoescape=True),
+                )
+            )
+        rows, cursor = paginate(query, args["sort"], USER_SORTS, User.id, args, db.session)
+        body, headers = page_response(users_schema.dump(rows), cursor)
+        return body, 200, headers
 
 
 class UserAdmin(Resource):
     method_decorators = [role_required("admin")]
 
+    @doc("Show a user (admin)", responses={200: user_schema, 304: None}, errors=(403, 404))
     def get(self, user_id):
         """Return one user."""
-        return user_schema.dump(db.get_or_404(User, user_id))
+        return get_user(db.get_or_404(User, user_id))
+
+    @doc(
+        "Change a user's role, is_active or display_name (admin)",
+        body=admin_user_update_schema,
+        responses={200: user_schema},
+        errors=(403, 404, 409, 412, 422),
+    )
+    def patch(self, user_id):
+        """Change a user's role, activity or name."""
+        user = db.get_or_404(User, user_id)
+        check_if_match(user)
+        update_account(user, load_body(admin_user_update_schema))
+        db.session.commit()
+        return user_response(user)
+
+    @doc(
+        "Delete a user, the lists only they own and their memberships (admin)",
+        responses={204: None},
+        errors=(403, 404, 409, 412),
+    )
+    def delete(self, user_id):
+        """Delete a user."""
+        user = db.get_or_404(User, user_id)
+        check_if_match(user)
+        delete_account(user)
+        db.session.commit()
+        return Response(status=204)

@@ -24,7 +24,8 @@ class UTCDateTime(fields.AwareDateTime):
     def _serialize(self, value, attr, obj, **kwargs):
         if value is None:
             return None
-        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        # isoformat, not strftime("%Y"): glibc does not pad years before 1000 ("200-06-26").
+        return value.astimezone(UTC).replace(tzinfo=None, microsecond=0).isoformat() + "Z"
 
     def _deserialize(self, value, attr, data, **kwargs):
         return super()._deserialize(value, attr, data, **kwargs).astimezone(UTC)

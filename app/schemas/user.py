@@ -1,24 +1,57 @@
-"""User and auth schemas."""
+"""User, session and auth schemas."""
 
-from marshmallow import fields, post_load, validate
+from marshmallow import ValidationError, fields, post_load, pre_load, validate
 
-from app.schemas.base import AbsoluteUrl, ResourceSchema, StrictSchema
+from app.auth.passwords import MAX_LENGTH, password_problem
+from app.auth.tokens import current_session
+from app.models import ROLES
+from app.schemas.base import AbsoluteUrl, ResourceSchema, StrictSchema, UTCDateTime
 
-PASSWORD_LENGTH = validate.Length(min=8, max=128)
+DISPLAY_NAME = validate.Length(min=1, max=100)
+
+
+def acceptable_password(value):
+    """Refuse passwords outside 8-128 characters or on the common-passwords list."""
+    problem = password_problem(value)
+    if problem:
+        raise ValidationError(problem)
+
+
+def refuse_email_change(data):
+    if isinstance(data, dict) and "email" in data:
+        raise ValidationError("Email cannot be changed.", "email")
+    return data
 
 
 class UserSchema(ResourceSchema):
     url = AbsoluteUrl("api.user", user_id="id")
     email = fields.Email(dump_only=True)
-    display_name = fields.String(validate=validate.Length(min=1, max=100), allow_none=True)
+    display_name = fields.String(validate=DISPLAY_NAME, allow_none=True)
     role = fields.String(dump_only=True)
     is_active = fields.Boolean(dump_only=True)
 
 
+class ProfileUpdateSchema(StrictSchema):
+    """What a user may change on their own profile."""
+
+    display_name = fields.String(validate=DISPLAY_NAME, allow_none=True)
+
+    @pre_load
+    def no_email(self, data, **kwargs):
+        return refuse_email_change(data)
+
+
+class AdminUserUpdateSchema(ProfileUpdateSchema):
+    """What an admin may change on any account."""
+
+    role = fields.String(validate=validate.OneOf(ROLES))
+    is_active = fields.Boolean()
+
+
 class RegisterSchema(StrictSchema):
     email = fields.Email(required=True, validate=validate.Length(max=254))
-    password = fields.String(required=True, load_only=True, validate=PASSWORD_LENGTH)
-    display_name = fields.String(validate=validate.Length(min=1, max=100), allow_none=True)
+    password = fields.String(required=True, load_only=True, validate=acceptable_password)
+    display_name = fields.String(validate=DISPLAY_NAME, allow_none=True)
 
     @post_load
     def normalize(self, data, **kwargs):
@@ -28,7 +61,12 @@ class RegisterSchema(StrictSchema):
 
 class LoginSchema(StrictSchema):
     email = fields.String(required=True, validate=validate.Length(max=254))
-    password = fields.String(required=True, load_only=True, validate=validate.Length(max=128))
+    password = fields.String(required=True, load_only=True, validate=validate.Length(max=MAX_LENGTH))
+
+
+class PasswordChangeSchema(StrictSchema):
+    current_password = fields.String(required=True, load_only=True, validate=validate.Length(max=MAX_LENGTH))
+    new_password = fields.String(required=True, load_only=True, validate=acceptable_password)
 
 
 class TokenSchema(StrictSchema):
@@ -38,7 +76,24 @@ class TokenSchema(StrictSchema):
     expires_in = fields.Integer(dump_only=True)
 
 
+class SessionSchema(ResourceSchema):
+    """One login (refresh-token family) of the caller."""
+
+    url = AbsoluteUrl("api.session", session_id="id")
+    last_used_at = UTCDateTime(dump_only=True)
+    expires_at = UTCDateTime(dump_only=True)
+    user_agent = fields.String(dump_only=True, allow_none=True)
+    ip = fields.String(dump_only=True, allow_none=True)
+    current = fields.Function(lambda s: s.id == getattr(current_session(), "id", None), dump_only=True)
+
+
 user_schema = UserSchema()
+users_schema = UserSchema(many=True)
+profile_update_schema = ProfileUpdateSchema()
+admin_user_update_schema = AdminUserUpdateSchema()
 register_schema = RegisterSchema()
 login_schema = LoginSchema()
+password_change_schema = PasswordChangeSchema()
 token_schema = TokenSchema()
+session_schema = SessionSchema()
+sessions_schema = SessionSchema(many=True)

@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: c0f8a5b3ea14
+Revision ID: 8e409e8b9159
 Revises: 
-Create Date: 2026-11-21 08:26:33.316846
+Create Date: 2026-11-21 08:58:42.340231
 
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = 'c0f8a5b3ea14'
+revision = '8e409e8b9159'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -135,6 +135,7 @@ def upgrade():
     op.create_table('webhooks',
     sa.Column('user_id', sa.Integer(), nullable=False),
     sa.Column('list_id', sa.Integer(), nullable=True),
+    sa.Column('all_lists', sa.Boolean(), server_default=sa.false(), nullable=False),
     sa.Column('target_url', sa.String(length=2048), nullable=False),
     sa.Column('events', sa.JSON(), nullable=False),
     sa.Column('secret', sa.String(length=128), nullable=False),
@@ -142,7 +143,7 @@ def upgrade():
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.Column('updated_at', sa.DateTime(), nullable=False),
-    sa.ForeignKeyConstraint(['list_id'], ['todo_lists.id'], ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['list_id'], ['todo_lists.id'], ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id')
     )

@@ -1,0 +1,24 @@
+"""Entry point of `celery -A app.celery_app worker|beat`: the Celery counterpart of wsgi.py.
+
+The worker drains the webhook outbox whenever a commit enqueues a drain task, and
+beat enqueues one every few seconds so that retries go out without a new event.
+"""
+
+from app import create_app
+from app.config import ConfigError
+from app.webhooks.broker import DRAIN_TASK, TASK_BUDGET_SECONDS, make_celery
+
+flask_app = create_app()
+if not flask_app.config["REDIS_URL"]:
+    raise ConfigError("config: Celery needs REDIS_URL (its broker); without it, run `flask webhooks run`")
+celery = make_celery(flask_app.config["REDIS_URL"])
+celery.conf.beat_schedule_filename = flask_app.instance_path + "/celerybeat-schedule"
+
+
+@celery.task(name=DRAIN_TASK)
+def drain_webhooks():
+    """Send the due webhook deliveries."""
+    from app.webhooks.worker import drain
+
+    with flask_app.app_context():
+        drain(budget_seconds=TASK_BUDGET_SECONDS)

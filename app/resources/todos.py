@@ -1,0 +1,185 @@
+"""Todos: `ListTodos` (/lists/<id>/todos), `Todos` (/todos, every visible list), `TodoItem` (/todos/<id>).
+
+Collections are plural nouns and single objects end in `Item`, as in the lists
+family, because `TodoList` names the list model.
+"""
+
+from flask import Response
+from flask_jwt_extended import current_user, jwt_required
+from flask_restful import Resource, inputs, reqparse
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from app.apidoc import Page, doc
+from app.conditional import not_modified, require_match, todo_etag
+from app.errors import abort
+from app.extensions import db
+from app.http import load_body
+from app.idempotency import idempotent
+from app.models import Todo
+from app.pagination import page_result, paginate, paginate_scoped, sort_parser
+from app.permissions import membership_for, todo_for, visible_list_ids
+from app.schemas.todo import todo_schema, todo_update_schema
+from app.services import todos
+from app.services.todo_query import assignee, filtered, rfc3339
+
+TODO_SORTS = {
+    "order": Todo.order,
+    "created_at": Todo.created_at,
+    "updated_at": Todo.updated_at,
+    "due_at": Todo.due_at,
+    "priority": Todo.priority,
+    "title": Todo.title,
+}
+LOAD_TAGS = selectinload(Todo.tag_rows)
+TAG = inputs.regex(r"^[A-Za-z0-9_-]{1,50}$")
+
+
+def todo_parser(default_sort):
+    """The filters every todo collection takes, over the shared sort and page arguments."""
+    parser = sort_parser(TODO_SORTS, default_sort)
+    add = parser.add_argument
+    add("completed", type=inputs.boolean, location="args", help="completed must be true or false")
+    add("overdue", type=inputs.boolean, location="args", help="overdue must be true or false")
+    add("due_before", type=rfc3339, location="args", help="due_before must be an RFC 3339 time with an offset")
+    add("due_after", type=rfc3339, location="args", help="due_after must be an RFC 3339 time with an offset")
+    add("priority", type=inputs.int_range(0, 3), location="args", help="priority must be an integer from 0 to 3")
+    add("min_priority", type=inputs.int_range(0, 3), location="args", help="min_priority must be an integer 0-3")
+    add("tag", type=TAG, action="append", location="args", help="tag must be 1-50 letters, digits, '-' or '_'")
+    add("q", type=inputs.regex(r"^.{1,200}$"), location="args", help="q must be 1-200 characters")
+    add("assignee", type=assignee, location="args", help="assignee must be 'me' or a user id")
+    return parser
+
+
+list_todos_parser = todo_parser("order")
+todos_parser = todo_parser("-created_at")
+todos_parser.add_argument(
+    "list_id", type=inputs.int_range(1, 2147483647), location="args", help="list_id must be a positive integer"
+)
+clear_parser = reqparse.RequestParser(bundle_errors=True)
+clear_parser.add_argument(
+    "completed",
+    type=inputs.boolean,
+    required=True,
+    location="args",
+    help="completed=true is required: only completed todos can be cleared",
+)
+
+
+def _page(query, args, list_ids=None):
+    """One page of `query` filtered by `args`; `list_ids` (a select) spreads it over several lists."""
+    args = {**args, "tag": [tag.lower() for tag in args.get("tag") or ()]}
+    query = filtered(query, args)
+    if list_ids is None:
+        rows, cursor = paginate(query.options(LOAD_TAGS), args["sort"], TODO_SORTS, Todo.id, args, db.session)
+    else:
+        rows, cursor = paginate_scoped(
+            query.options(LOAD_TAGS), list_ids, Todo.list_id, args["sort"], TODO_SORTS, Todo.id, args, db.session
+        )
+    return page_result(todo_schema.dump(rows, many=True), cursor)
+
+
+def _dump(todo, status=200, headers=None):
+    body = todo_schema.dump(todo)
+    return body, status, {"ETag": todo_etag(todo), **(headers or {})}
+
+
+class ListTodos(Resource):
+    method_decorators = [jwt_required()]
+
+    @doc(
+        "List a list's todos (viewer+); default sort `order`.",
+        query=list_todos_parser,
+        responses={200: Page(todo_schema)},
+        errors=(400, 404),
+        tags=["todos"],
+    )
+    def get(self, list_id):
+        """List the todos of one list."""
+        membership_for(list_id)
+        return _page(select(Todo).where(Todo.list_id == list_id), list_todos_parser.parse_args())
+
+    @doc(
+        "Add a todo (editor+); it goes last unless `order` is given.",
+        body=todo_schema,
+        responses={201: todo_schema},
+        errors=(400, 403, 404, 415, 422),
+        tags=["todos"],
+    )
+    @idempotent
+    def post(self, list_id):
+        """Create a todo."""
+        membership_for(list_id, "write_todos")
+        todo = todos.create_todo(list_id, current_user.id, load_body(todo_schema))
+        db.session.commit()
+        body, status, headers = _dump(todo, 201)
+        return body, status, {**headers, "Location": body["url"]}
+
+    @doc(
+        "Delete the completed todos of a list (editor+); `completed=true` is required.",
+        query=clear_parser,
+        responses={200: None},
+        errors=(400, 403, 404),
+        tags=["todos"],
+    )
+    def delete(self, list_id):
+        """Clear a list's completed todos."""
+        membership_for(list_id, "write_todos")
+        if not clear_parser.parse_args()["completed"]:
+            abort(400, "Only completed todos can be cleared.", errors={"completed": ["Must be true."]})
+        deleted = todos.clear_completed(list_id)
+        db.session.commit()
+        return {"deleted": deleted}
+
+
+class Todos(Resource):
+    method_decorators = [jwt_required()]
+
+    @doc(
+        "List todos across every list the caller can see; default sort `-created_at`.",
+        query=todos_parser,
+        responses={200: Page(todo_schema)},
+        errors=(400, 404),
+        tags=["todos"],
+    )
+    def get(self):
+        """List the caller's visible todos."""
+        args = todos_parser.parse_args()
+        if args["list_id"] is not None:
+            query = select(Todo).where(Todo.list_id == membership_for(args["list_id"]).list_id)
+            return _page(query, args)
+        return _page(select(Todo), args, list_ids=visible_list_ids())
+
+
+class TodoItem(Resource):
+    method_decorators = [jwt_required()]
+
+    @doc("Get a todo (viewer+).", responses={200: todo_schema, 304: None}, errors=(404,), tags=["todos"])
+    def get(self, todo_id):
+        """Return one todo."""
+        todo, _ = todo_for(todo_id)
+        return not_modified(todo_etag(todo)) or _dump(todo)
+
+    @doc(
+        "Change a todo (editor+): any writable field, `completed`, or `list_id` to move it.",
+        body=todo_update_schema,
+        responses={200: todo_schema},
+        errors=(400, 403, 404, 409, 412, 415, 422),
+        tags=["todos"],
+    )
+    def patch(self, todo_id):
+        """Change a todo."""
+        todo, _ = todo_for(todo_id, "write_todos")
+        require_match(todo_etag(todo))
+        todos.update_todo(todo, load_body(todo_update_schema))
+        db.session.commit()
+        return _dump(todo)
+
+    @doc("Delete a todo (editor+).", responses={204: None}, errors=(403, 404, 412), tags=["todos"])
+    def delete(self, todo_id):
+        """Delete a todo."""
+        todo, _ = todo_for(todo_id, "write_todos")
+        require_match(todo_etag(todo))
+        todos.delete_todo(todo)
+        db.session.commit()
+        return Response(status=204)

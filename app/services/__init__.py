@@ -1,0 +1,1 @@
+"""Domain rules that span models: what creating, changing and moving a todo means."""

@@ -1,0 +1,1 @@
+"""Webhook delivery: SSRF guard, signing, the outbox worker and its task queue."""

@@ -1,0 +1,56 @@
+"""The Celery side of delivery: the app factory, and the nudge a commit sends to the workers."""
+
+import functools
+import logging
+import time
+
+from celery import Celery
+from flask import current_app, has_app_context
+
+log = logging.getLogger(__name__)
+
+DRAIN_TASK = "webhooks.drain"
+QUEUE = "webhooks"
+BEAT_SECONDS = 5.0
+TASK_BUDGET_SECONDS = 50  # a drain task hands over to the next one after this long
+COOL_OFF_SECONDS = 5  # after a failed enqueue, skip the broker this long (the beat catches up)
+_unreachable_until = 0.0
+
+
+def make_celery(broker_url):
+    """Return a Celery app on the Redis broker: short timeouts, one queue, no results."""
+    celery = Celery("todos", broker=broker_url, set_as_current=False)
+    celery.conf.update(
+        task_default_queue=QUEUE,
+        task_ignore_result=True,
+        task_acks_late=False,
+        worker_prefetch_multiplier=1,
+        broker_connection_timeout=2,
+        broker_connection_retry_on_startup=True,
+        broker_transport_options={"socket_connect_timeout": 1, "socket_timeout": 2},
+        beat_schedule={"drain-webhooks": {"task": DRAIN_TASK, "schedule": BEAT_SECONDS, "options": {"expires": 30}}},
+        timezone="UTC",
+    )
+    return celery
+
+
+@functools.cache
+def _producer(broker_url):
+    return make_celery(broker_url)
+
+
+def notify():
+    """Enqueue a drain task, best effort: the outbox row is already committed either way.
+
+    Without REDIS_URL the `flask webhooks run` loop polls the outbox instead. A broker
+    that does not answer costs at most about a second, once per cool-off period.
+    """
+    global _unreachable_until
+    url = current_app.config.get("REDIS_URL") if has_app_context() else None
+    if not url or time.monotonic() < _unreachable_until:
+        return
+    try:
+        _producer(url).send_task(DRAIN_TASK, queue=QUEUE, retry=False, expires=60)
+    except Exception as e:  # the periodic drain delivers it; the request must not fail
+        _unreachable_until = time.monotonic() + COOL_OFF_SECONDS
+        log.warning("webhooks: could not enqueue a drain task (%s); the periodic drain will send it", e)

@@ -1,0 +1,1 @@
+"""Operational proofs: fault injection and soak load against a live server."""

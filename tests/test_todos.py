@@ -1,0 +1,294 @@
+"""Todos: create, validation, partial change, completing, moving, clearing, events, conflicts."""
+
+import pytest
+from sqlalchemy import event, select, update
+
+from app.extensions import db
+from app.models import Membership, Todo, Webhook, WebhookDelivery
+from tests.factories import make_cast, make_list, make_todos
+from tests.sql import count_statements
+
+PROBLEM = "application/problem+json"
+FIELDS = {
+    "id",
+    "url",
+    "list_id",
+    "title",
+    "notes",
+    "completed",
+    "completed_at",
+    "due_at",
+    "priority",
+    "tags",
+    "assignee_id",
+    "order",
+    "created_by",
+    "created_at",
+    "updated_at",
+}
+
+
+@pytest.fixture
+def cast(app, auth):
+    return make_cast(app, auth)
+
+
+def post(client, cast, body, user=None):
+    return client.post(f"/api/v1/lists/{cast.list_id}/todos", headers=(user or cast.editor).headers, json=body)
+
+
+def patch(client, todo_id, body, user):
+    return client.patch(f"/api/v1/todos/{todo_id}", headers=user.headers, json=body)
+
+
+def test_create_todo_full(client, cast):
+    body = {
+        "title": "Milk",
+        "notes": "2 litres",
+        "due_at": "2026-12-01T10:00:00+02:00",
+        "priority": 3,
+        "tags": ["Shop", "shop", "dairy_2"],
+        "assignee_id": cast.viewer.id,
+        "order": 0.5,
+    }
+    r = post(client, cast, body)
+    assert r.status_code == 201, r.json
+    todo = r.json
+    assert set(todo) == FIELDS
+    assert r.headers["Location"] == todo["url"] == f"http://localhost/api/v1/todos/{todo['id']}"
+    assert todo["due_at"] == "2026-12-01T08:00:00Z"
+    assert todo["tags"] == ["dairy_2", "shop"]
+    assert (todo["list_id"], todo["created_by"], todo["assignee_id"]) == (cast.list_id, cast.editor.id, cast.viewer.id)
+    assert (todo["completed"], todo["completed_at"], todo["order"], todo["priority"]) == (False, None, 0.5, 3)
+    assert r.headers["ETag"]
+
+
+def test_create_todo_defaults_and_goes_last(client, cast):
+    first = post(client, cast, {"title": "A"}).json  # the cast's todo has order 0.0 or more
+    second = post(client, cast, {"title": "B"}).json
+    assert second["order"] == first["order"] + 1
+    assert (first["notes"], first["due_at"], first["priority"], first["tags"], first["assignee_id"]) == (
+        None,
+        None,
+        0,
+        [],
+        None,
+    )
+
+
+def test_create_todo_completed(client, cast):
+    todo = post(client, cast, {"title": "Done already", "completed": True}).json
+    assert todo["completed"] is True and todo["completed_at"].endswith("Z")
+
+
+@pytest.mark.parametrize(
+    "body,field",
+    [
+        ({}, "title"),
+        ({"title": ""}, "title"),
+        ({"title": "x" * 501}, "title"),
+        ({"title": None}, "title"),
+        ({"title": 1}, "title"),
+        ({"title": "t", "notes": "x" * 10001}, "notes"),
+        ({"title": "t", "due_at": "2026-12-01T10:00:00"}, "due_at"),
+        ({"title": "t", "due_at": "tomorrow"}, "due_at"),
+        ({"title": "t", "priority": 4}, "priority"),
+        ({"title": "t", "priority": -1}, "priority"),
+        ({"title": "t", "priority": "1"}, "priority"),
+        ({"title": "t", "priority": True}, "priority"),
+        ({"title": "t", "priority": 1.5}, "priority"),
+        ({"title": "t", "tags": ["a b"]}, "tags"),
+        ({"title": "t", "tags": [""]}, "tags"),
+        ({"title": "t", "tags": ["x" * 51]}, "tags"),
+        ({"title": "t", "tags": [f"t{n}" for n in range(21)]}, "tags"),
+        ({"title": "t", "tags": "work"}, "tags"),
+        ({"title": "t", "tags": None}, "tags"),
+        ({"title": "t", "order": "1"}, "order"),
+        ({"title": "t", "order": None}, "order"),
+        ({"title": "t", "completed": "yes"}, "completed"),
+        ({"title": "t", "assignee_id": "me"}, "assignee_id"),
+        ({"title": "t", "id": 1}, "id"),
+        ({"title": "t", "list_id": 1}, "list_id"),
+        ({"title": "t", "created_by": 1}, "created_by"),
+        ({"title": "t", "completed_at": "2026-12-01T10:00:00Z"}, "completed_at"),
+        ({"title": "t", "url": "http://x"}, "url"),
+        ({"title": "t", "version": 3}, "version"),
+    ],
+)
+def test_create_todo_invalid(client, cast, body, field):
+    r = post(client, cast, body)
+    assert r.status_code == 422, r.json
+    assert r.mimetype == PROBLEM
+    assert list(r.json["errors"]) == [field]
+
+
+def test_assignee_must_be_member(client, cast):
+    r = post(client, cast, {"title": "t", "assignee_id": cast.stranger.id})
+    assert r.status_code == 422 and list(r.json["errors"]) == ["assignee_id"]
+
+
+def test_patch_is_partial_and_null_clears(client, cast):
+    todo = post(
+        client,
+        cast,
+        {"title": "T", "notes": "n", "due_at": "2026-12-01T10:00:00Z", "tags": ["a"], "assignee_id": cast.owner.id},
+    ).json
+    r = patch(client, todo["id"], {"notes": None, "due_at": None, "assignee_id": None}, cast.editor)
+    assert r.status_code == 200
+    assert (r.json["title"], r.json["notes"], r.json["due_at"], r.json["assignee_id"], r.json["tags"]) == (
+        "T",
+        None,
+        None,
+        None,
+        ["a"],
+    )
+    assert r.json["updated_at"] >= todo["updated_at"]
+
+
+@pytest.mark.parametrize(
+    "body,field",
+    [
+        ({"title": None}, "title"),
+        ({"title": ""}, "title"),
+        ({"priority": 9}, "priority"),
+        ({"completed": None}, "completed"),
+        ({"list_id": "2"}, "list_id"),
+        ({"id": 5}, "id"),
+        ({"created_by": 5}, "created_by"),
+        ({"tags": ["no way"]}, "tags"),
+    ],
+)
+def test_patch_invalid(client, cast, body, field):
+    r = patch(client, cast.todo_id, body, cast.editor)
+    assert r.status_code == 422
+    assert list(r.json["errors"]) == [field]
+
+
+def test_complete_and_reopen(client, cast):
+    r = patch(client, cast.todo_id, {"completed": True}, cast.editor)
+    assert r.json["completed"] is True and r.json["completed_at"].endswith("Z")
+    done_at = r.json["completed_at"]
+    assert patch(client, cast.todo_id, {"completed": True}, cast.editor).json["completed_at"] == done_at
+    r = patch(client, cast.todo_id, {"completed": False}, cast.editor)
+    assert r.json["completed"] is False and r.json["completed_at"] is None
+
+
+def test_tags_only_change_bumps_etag(client, cast):
+    before = client.get(f"/api/v1/todos/{cast.todo_id}", headers=cast.owner.headers)
+    r = patch(client, cast.todo_id, {"tags": ["Home"]}, cast.editor)
+    assert r.json["tags"] == ["home"]
+    assert r.headers["ETag"] != before.headers["ETag"]
+    assert r.json["updated_at"] >= before.json["updated_at"]
+
+
+def test_move_todo(app, client, auth, cast):
+    target = make_list(app, {cast.editor.id: "editor", cast.owner.id: "viewer"})
+    todo = post(client, cast, {"title": "Move me", "assignee_id": cast.editor.id}).json
+    make_todos(app, target, 1, order=7.0)
+    r = patch(client, todo["id"], {"list_id": target}, cast.editor)
+    assert r.status_code == 200
+    assert (r.json["list_id"], r.json["order"], r.json["assignee_id"]) == (target, 8.0, cast.editor.id)
+    # The owner of the source list is only a viewer of the target.
+    assert patch(client, todo["id"], {"list_id": cast.list_id}, cast.owner).status_code == 403
+
+
+def test_move_rules(app, client, cast):
+    hidden = make_list(app, {cast.stranger.id: "owner"})
+    viewing = make_list(app, {cast.editor.id: "viewer"})
+    assert patch(client, cast.todo_id, {"list_id": hidden}, cast.editor).status_code == 404
+    assert patch(client, cast.todo_id, {"list_id": viewing}, cast.editor).status_code == 403
+    patch(client, cast.todo_id, {"assignee_id": cast.viewer.id}, cast.editor)
+    elsewhere = make_list(app, {cast.editor.id: "owner"})
+    r = patch(client, cast.todo_id, {"list_id": elsewhere}, cast.editor)
+    assert r.status_code == 422 and list(r.json["errors"]) == ["assignee_id"]
+    r = patch(client, cast.todo_id, {"list_id": elsewhere, "assignee_id": None}, cast.editor)
+    assert r.status_code == 200 and r.json["list_id"] == elsewhere
+
+
+def test_delete_todo(client, cast):
+    assert client.delete(f"/api/v1/todos/{cast.todo_id}", headers=cast.editor.headers).status_code == 204
+    assert client.get(f"/api/v1/todos/{cast.todo_id}", headers=cast.editor.headers).status_code == 404
+
+
+def test_clear_completed(app, client, cast):
+    make_todos(app, cast.list_id, 3, completed=True)
+    path = f"/api/v1/lists/{cast.list_id}/todos"
+    r = client.delete(path + "?completed=true", headers=cast.editor.headers)
+    assert r.status_code == 200 and r.json == {"deleted": 3}
+    assert [t["id"] for t in client.get(path, headers=cast.editor.headers).json["items"]] == [cast.todo_id]
+
+
+@pytest.mark.parametrize("query", ["", "?completed=false", "?completed=maybe"])
+def test_clear_needs_completed_true(client, cast, query):
+    r = client.delete(f"/api/v1/lists/{cast.list_id}/todos{query}", headers=cast.editor.headers)
+    assert r.status_code == 400 and r.mimetype == PROBLEM
+    assert list(r.json["errors"]) == ["completed"]
+
+
+def test_todo_events(app, client, cast):
+    with app.app_context():
+        db.session.add(
+            Webhook(
+                user_id=cast.owner.id,
+                target_url="https://example.com/h",
+                secret="s" * 32,
+                events=["todo.created", "todo.updated", "todo.completed", "todo.deleted"],
+                all_lists=True,
+                active=True,
+            )
+        )
+        db.session.commit()
+    todo = post(client, cast, {"title": "E"}).json
+    patch(client, todo["id"], {"completed": True}, cast.editor)
+    patch(client, todo["id"], {"title": "E2", "completed": False}, cast.editor)
+    patch(client, todo["id"], {"title": "E3", "completed": True}, cast.editor)
+    client.delete(f"/api/v1/todos/{todo['id']}", headers=cast.editor.headers)
+    with app.app_context():
+        rows = db.session.execute(select(WebhookDelivery).order_by(WebhookDelivery.id)).scalars().all()
+        assert [(row.event, row.payload["data"]["title"]) for row in rows] == [
+            ("todo.created", "E"),
+            ("todo.completed", "E"),
+            ("todo.updated", "E2"),
+            ("todo.completed", "E3"),
+            ("todo.updated", "E3"),
+            ("todo.deleted", "E3"),
+        ]
+
+
+def test_concurrent_update_is_409(app, client, cast):
+    def meanwhile(mapper, connection, target):
+        # Another writer bumps the row's version between our read and our write.
+        connection.execute(
+            update(Todo.__table__).where(Todo.__table__.c.id == target.id).values(version=Todo.__table__.c.version + 1)
+        )
+
+    event.listen(Todo, "before_update", meanwhile)
+    try:
+        r = patch(client, cast.todo_id, {"title": "Mine"}, cast.editor)
+    finally:
+        event.remove(Todo, "before_update", meanwhile)
+    assert r.status_code == 409 and r.mimetype == PROBLEM
+    assert client.get(f"/api/v1/todos/{cast.todo_id}", headers=cast.editor.headers).json["title"] != "Mine"
+
+
+@pytest.mark.parametrize("path", ["/lists/{L}/todos", "/todos", "/todos?list_id={L}&tag=a&q=o&sort=due_at"])
+def test_todo_pages_run_a_fixed_number_of_statements(app, client, cast, path):
+    make_todos(app, cast.list_id, 30, tags=["a", "b"], assignee_id=None)
+    other = make_list(app, {cast.owner.id: "editor"})
+    make_todos(app, other, 5, tags=["a"])
+    path = "/api/v1" + path.replace("{L}", str(cast.list_id))
+    counts = []
+    for limit in (1, 200):
+        sep = "&" if "?" in path else "?"
+        with count_statements(app) as statements:
+            r = client.get(f"{path}{sep}limit={limit}", headers=cast.owner.headers)
+        assert r.status_code == 200 and len(r.json["items"]) == (1 if limit == 1 else len(r.json["items"]))
+        counts.append(len(statements))
+    assert counts[0] == counts[1]
+    assert counts[0] <= 4  # principal, (membership), page, tags
+
+
+def test_membership_rows_untouched_by_todo_writes(app, client, cast):
+    post(client, cast, {"title": "x"})
+    with app.app_context():
+        assert db.session.execute(select(Membership).where(Membership.list_id == cast.list_id)).scalars().all()
