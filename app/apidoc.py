@@ -6,18 +6,25 @@ that app/openapi.py can generate the document from them.
 """
 
 
+def _one(schema):
+    """The schema of one item: a many=True instance would make the document an array of arrays."""
+    if getattr(schema, "many", False):
+        raise TypeError(f"Page and Bare take the schema of one item, not {type(schema).__name__}(many=True).")
+    return schema
+
+
 class Page:
     """Marks a response that is a cursor page of `schema`: {"items": [...], "next_cursor"}."""
 
     def __init__(self, schema):
-        self.schema = schema
+        self.schema = _one(schema)
 
 
 class Bare:
     """Marks a response that is a bare JSON array of `schema` (the Todo-Backend protocol)."""
 
     def __init__(self, schema):
-        self.schema = schema
+        self.schema = _one(schema)
 
 
 def openapi_type(schema):

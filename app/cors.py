@@ -21,6 +21,7 @@ EXPOSE_HEADERS = [
     "RateLimit-Remaining",
     "RateLimit-Reset",
     "Retry-After",
+    "Idempotent-Replayed",
 ]
 METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 PREFLIGHT_MAX_AGE = 600  # seconds a browser may cache a preflight answer

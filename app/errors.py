@@ -98,7 +98,26 @@ def _handle_validation(e):
     messages = e.messages
     if isinstance(messages, list):  # the body as a whole was of the wrong shape
         messages = {"_schema": messages}
-    return problem(422, DETAILS[422], errors=messages)
+    return problem(422, DETAILS[422], errors=field_errors(messages))
+
+
+def field_errors(messages):
+    """Marshmallow's messages as {field: [text, ...]}: a list's or object's inner errors say where they are.
+
+    {"events": {1: ["Must be one of: ..."]}} becomes {"events": ["Item 1: Must be one of: ..."]}.
+    """
+    return {str(field): list(_texts(value)) for field, value in messages.items()}
+
+
+def _texts(value, path=()):
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            yield from _texts(inner, (*path, key))
+        return
+    where = ", ".join(f"item {key}" if isinstance(key, int) else str(key) for key in path)
+    prefix = where[:1].upper() + where[1:] + ": " if where else ""
+    for text in value if isinstance(value, list | tuple) else [value]:
+        yield prefix + str(text)
 
 
 def _handle_database(e):

@@ -3,7 +3,7 @@
 import uuid
 
 from sqlalchemy import event as sa_event
-from sqlalchemy import or_, select
+from sqlalchemy import insert, or_, select
 from sqlalchemy.orm import Session
 
 from app.extensions import db
@@ -31,25 +31,33 @@ def record_event(event, list_id, data):
             or_(Webhook.list_id == list_id, Webhook.all_lists.is_(True)),
         )
     ).all()
-    for webhook_id, events in webhooks:
-        if event in events:
-            queue_delivery(webhook_id, event, data)
+    rows = [delivery_row(webhook_id, event, data) for webhook_id, events in webhooks if event in events]
+    if rows:  # one multi-row INSERT in the caller's transaction, however many webhooks follow the list
+        db.session.execute(insert(WebhookDelivery), rows)
+        wake_worker_on_commit()
+
+
+def delivery_row(webhook_id, event, data):
+    """The column values of one pending delivery of `event`, due now."""
+    now = utcnow()
+    message_id = "msg_" + uuid.uuid4().hex
+    payload = {"id": message_id, "type": event, "created_at": now.strftime("%Y-%m-%dT%H:%M:%SZ"), "data": data}
+    return {
+        "webhook_id": webhook_id,
+        "message_id": message_id,
+        "event": event,
+        "payload": payload,
+        "status": "pending",
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+        "updated_at": now,
+    }
 
 
 def queue_delivery(webhook_id, event, data):
     """Add one pending delivery of `event` to the session; it commits with the caller's change."""
-    now = utcnow()
-    message_id = "msg_" + uuid.uuid4().hex
-    payload = {"id": message_id, "type": event, "created_at": now.strftime("%Y-%m-%dT%H:%M:%SZ"), "data": data}
-    delivery = WebhookDelivery(
-        webhook_id=webhook_id,
-        message_id=message_id,
-        event=event,
-        payload=payload,
-        status="pending",
-        attempts=0,
-        next_attempt_at=now,
-    )
+    delivery = WebhookDelivery(**delivery_row(webhook_id, event, data))
     db.session.add(delivery)
     wake_worker_on_commit()
     return delivery

@@ -14,17 +14,23 @@ delete answers `204`. `PATCH` is partial and `null` clears a nullable field. Unk
 in a body are a `422` naming the field.
 
 **Errors** are `application/problem+json` (RFC 9457) with `type`, `title`, `status`, `detail`, `errors`
-keyed by field for validation, and the `request_id` of the request.
+keyed by field for validation (each a list of messages; one about an item of a list says which, e.g.
+`Item 1: ...`), and the `request_id` of the request.
 
 **Pagination.** Collections take `limit` (1-200, default 50), an opaque `cursor` and `sort` (a field,
 `-` in front for descending) and answer `{"items": [...], "next_cursor": "..." | null}` with a
 `Link: <...>; rel="next"` header while there is a next page. A bad cursor or sort is a `400`.
 
 **Conditional requests.** A single-object `GET` answers with an `ETag`; `If-None-Match` with the current
-tag gives `304`. `PATCH`, `PUT` and `DELETE` honour `If-Match`: a stale tag gives `412`.
+tag gives `304`. `PATCH`, `PUT` and `DELETE` honour `If-Match`: a stale tag gives `412`. As in RFC 9110
+(13.2.2), the precondition is evaluated before the body is read: a stale tag is a `412` even when the
+body is invalid.
 
-**Idempotency.** An authenticated `POST` honours `Idempotency-Key` (per user, kept 24 hours): a retry with
-the same key and body replays the first answer; the same key with another body is a `422`.
+**Idempotency.** A `POST` that creates or triggers something honours `Idempotency-Key` (per user, or per
+share link, kept 24 hours): a retry with the same key and body replays the first answer with
+`Idempotent-Replayed: true`; the same key with another body is a `422`, a key that is not 1-255 printable
+ASCII characters a `400`, and a retry while the first request still runs a `409`. The operations that
+honour it list the header; `POST`s that create nothing (login, logout, refresh) ignore it.
 
 **Rate limits.** Every API request counts against one budget per user (per client address when
 anonymous). Responses carry `RateLimit-Limit` (requests per window), `RateLimit-Remaining` and
@@ -51,6 +57,10 @@ HEADERS = {
     "Retry-After": {"description": "Seconds to wait before trying again.", "schema": {"type": "integer"}},
     "WWW-Authenticate": {"description": "`Bearer`.", **_HEADER},
     "Allow": {"description": "The methods the resource allows.", **_HEADER},
+    "Idempotent-Replayed": {
+        "description": "`true` when this answer replays the stored first answer to the same `Idempotency-Key`.",
+        "schema": {"type": "string", "enum": ["true"]},
+    },
 }
 RATE_HEADERS = ("RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset")
 PARAMETERS = {
@@ -66,7 +76,7 @@ PARAMETERS = {
         "in": "header",
         "required": False,
         "schema": {"type": "string"},
-        "description": "The ETag you last fetched: `412` if the object changed since.",
+        "description": "The ETag you last fetched: `412` if the object changed since, checked before the body is read.",
     },
     "IdempotencyKey": {
         "name": "Idempotency-Key",
@@ -228,6 +238,11 @@ def _ref(kind, name):
     return {"$ref": f"#/components/{kind}/{name}"}
 
 
+def _idempotent(meta):
+    """Whether the operation honours Idempotency-Key (app.idempotency.idempotent records it)."""
+    return bool(meta.get("idempotent"))
+
+
 def _success(status, spec, content, rule, method, meta):
     """One 2xx/3xx response with its body and the convention headers that apply to it."""
     api, shared = rule.endpoint.startswith("api."), meta.get("auth") == "share"
@@ -247,6 +262,8 @@ def _success(status, spec, content, rule, method, meta):
         headers.append("Link")
     if method == "GET" and api and not shared and _is_object(spec):
         headers.append("ETag")
+    if _idempotent(meta):
+        headers.append("Idempotent-Replayed")
     response["headers"] = {name: _ref("headers", name) for name in headers}
     return response
 
@@ -318,10 +335,10 @@ def operation(rule, method, view_class, meta, content, query_parameters):
     if method in ("PATCH", "PUT", "DELETE") and conventional:
         op["parameters"].append("IfMatch")  # a component name: apispec makes it a $ref
         errors.add(412)
-    # Operations wrapped in app.idempotency.idempotent say so; without that flag, API.md's convention applies.
-    if meta.get("idempotent", method == "POST" and conventional):
+    # Only operations wrapped in app.idempotency.idempotent honour the header (login, logout and refresh do not).
+    if _idempotent(meta):
         op["parameters"].append("IdempotencyKey")  # a component name: apispec makes it a $ref
-        errors.add(422)
+        errors.update((400, 409, 422))  # a malformed key; the first request still in flight; a reused key
     for status in sorted(errors):
         known = status in ERROR_STATUSES
         responses[str(status)] = _ref("responses", response_name(status)) if known else problem_response(status)

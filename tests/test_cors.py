@@ -37,6 +37,7 @@ def test_allowed_origin_gets_credentialed_cors(client, auth):
         "RateLimit-Remaining",
         "RateLimit-Reset",
         "Retry-After",
+        "Idempotent-Replayed",
     }
 
 

@@ -4,6 +4,7 @@ import pytest
 from flask import Blueprint
 from flask_restful import Resource
 
+from app.errors import field_errors
 from app.http import ProblemApi, load_body
 from app.schemas.user import register_schema
 from tests.conftest import make_config
@@ -69,6 +70,28 @@ def test_validation_error_is_422_per_field_and_echoes_nothing(client):
     body = assert_problem(r, 422)
     assert set(body["errors"]) == {"email", "role"}
     assert "s3cret-value-xyz" not in r.get_data(as_text=True)
+
+
+def test_nested_validation_errors_are_listed_under_their_field(client, auth):
+    user = auth.user()
+    body = {"target_url": "https://hooks.example.com/x", "events": ["todo.created", "nope", 3]}
+    r = client.post("/api/v1/webhooks", json=body, headers=user.headers)
+    errors = assert_problem(r, 422)["errors"]
+    assert errors["events"][0].startswith("Item 1: Must be one of: todo.created, ")
+    assert errors["events"][1:] == ["Item 2: Not a valid string."]
+
+
+@pytest.mark.parametrize(
+    ("messages", "flat"),
+    [
+        ({"title": ["Field may not be blank."]}, {"title": ["Field may not be blank."]}),
+        ({"events": {0: ["Bad."], 2: ["Worse."]}}, {"events": ["Item 0: Bad.", "Item 2: Worse."]}),
+        ({"a": {"b": {3: ["Deep.", "Deeper."]}}}, {"a": ["B, item 3: Deep.", "B, item 3: Deeper."]}),
+        ({"payload": "Not a dict."}, {"payload": ["Not a dict."]}),
+    ],
+)
+def test_field_errors_lists_nested_messages_under_their_field(messages, flat):
+    assert field_errors(messages) == flat
 
 
 def test_body_over_limit_is_413(database_url):

@@ -4,9 +4,20 @@ import re
 
 import pytest
 from flask_restful import inputs, reqparse
+from marshmallow import Schema
 from openapi_spec_validator import validate
+from sqlalchemy import inspect
+from sqlalchemy.orm import ColumnProperty
 
-from app.openapi import argument_schema, documented_operations, openapi_bytes, query_parameters
+from app.apidoc import Bare, Page
+from app.models import AuthSession, Membership, ShareLink, Todo, TodoList, User, Webhook, WebhookDelivery
+from app.openapi import argument_schema, documented_operations, openapi_bytes, query_parameters, schema_name
+from app.schemas.member import MemberSchema
+from app.schemas.share_link import ShareLinkSchema
+from app.schemas.todo import TodoSchema
+from app.schemas.todo_list import TodoListSchema
+from app.schemas.user import SessionSchema, UserSchema
+from app.schemas.webhook import DeliverySchema, WebhookSchema
 
 API_PREFIX = "/api/v1"
 
@@ -205,3 +216,97 @@ def test_query_parameters_carry_required_help_and_explode():
     assert params["limit"]["required"] is False
     assert params["limit"]["description"] == "limit 1-200"
     assert (params["tag"]["style"], params["tag"]["explode"]) == ("form", True)
+
+
+IDEMPOTENCY_KEY = {"$ref": "#/components/parameters/IdempotencyKey"}
+
+
+@pytest.mark.parametrize(
+    ("path", "honoured"),
+    [
+        ("/api/v1/auth/register", False),
+        ("/api/v1/auth/login", False),
+        ("/api/v1/auth/logout", False),
+        ("/api/v1/auth/logout-all", False),
+        ("/api/v1/auth/refresh", False),
+        ("/api/v1/lists", True),
+        ("/api/v1/lists/{list_id}/todos", True),
+        ("/api/v1/lists/{list_id}/members", True),
+        ("/api/v1/lists/{list_id}/share-links", True),
+        ("/api/v1/shared/{token}/todos", True),
+        ("/api/v1/webhooks", True),
+        ("/api/v1/webhooks/{webhook_id}/ping", True),
+        ("/api/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver", True),
+    ],
+)
+def test_idempotency_key_is_declared_exactly_where_it_is_honoured(spec, path, honoured):
+    op = _operation(spec, path, "post")
+    assert (IDEMPOTENCY_KEY in op["parameters"]) is honoured
+    success = next(response for status, response in op["responses"].items() if status.startswith("2"))
+    assert ("Idempotent-Replayed" in success["headers"]) is honoured
+    if honoured:  # a malformed key, a retry while the first request runs, the key reused with another body
+        assert {"400", "409", "422"} <= set(op["responses"])
+
+
+def test_idempotency_key_follows_the_idempotent_wrapper(app, spec):
+    for rule, method, view, _meta in documented_operations(app):
+        if rule.endpoint.startswith("api.") and view is not None:
+            path = re.sub(r"<(?:[^<>]+:)?(\w+)>", r"{\1}", rule.rule)
+            honoured = getattr(getattr(view, method.lower()), "__idempotent__", False)
+            declared = IDEMPOTENCY_KEY in _operation(spec, path, method.lower())["parameters"]
+            assert declared is honoured, f"{method} {path}"
+
+
+def test_page_items_are_objects_not_arrays(spec):
+    for path, ops in spec["paths"].items():
+        for method, op in ops.items():
+            if method == "parameters":
+                continue
+            content = op["responses"].get("200", {}).get("content", {}).get("application/json", {})
+            items = content.get("schema", {}).get("properties", {}).get("items")
+            if items is not None:
+                assert set(items) == {"type", "items"}, f"{method} {path}"
+                assert "$ref" in items["items"], f"{method} {path}: {items}"
+
+
+@pytest.mark.parametrize("marker", [Page, Bare])
+def test_page_and_bare_refuse_a_many_schema(marker):
+    with pytest.raises(TypeError, match="many=True"):
+        marker(UserSchema(many=True))
+
+
+RESOURCE_MODELS = [
+    (UserSchema, User),
+    (SessionSchema, AuthSession),
+    (WebhookSchema, Webhook),
+    (DeliverySchema, WebhookDelivery),
+    (ShareLinkSchema, ShareLink),
+    (TodoSchema, Todo),
+    (TodoListSchema, TodoList),
+    (MemberSchema, Membership),
+]
+
+
+def _column(model, path):
+    """The column behind a dotted attribute path (e.g. user.display_name), or None for a computed value."""
+    mapper = inspect(model)
+    *relations, name = path.split(".")
+    for relation in relations:
+        mapper = mapper.relationships[relation].mapper
+    prop = mapper.attrs.get(name)
+    return prop.columns[0] if isinstance(prop, ColumnProperty) else None
+
+
+def _nullable_fields(schema_class: type[Schema], model):
+    for name, field in schema_class().fields.items():
+        column = _column(model, field.attribute or name)
+        if column is not None and column.nullable and not field.load_only:
+            yield name, field
+
+
+@pytest.mark.parametrize(("schema_class", "model"), RESOURCE_MODELS, ids=lambda v: getattr(v, "__name__", ""))
+def test_fields_of_nullable_columns_are_nullable_in_the_document(spec, schema_class, model):
+    fields = dict(_nullable_fields(schema_class, model))
+    assert [name for name, field in fields.items() if not field.allow_none] == []
+    properties = spec["components"]["schemas"][schema_name(schema_class)]["properties"]
+    assert [name for name in fields if not properties[name].get("nullable")] == []

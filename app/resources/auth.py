@@ -28,7 +28,6 @@ from app.schemas.user import (
     login_schema,
     register_schema,
     session_schema,
-    sessions_schema,
     token_schema,
     user_schema,
 )
@@ -156,7 +155,7 @@ class SessionList(Resource):
     @doc(
         "List the caller's active logins",
         query=session_list_parser,
-        responses={200: Page(sessions_schema)},
+        responses={200: Page(session_schema)},
         errors=(400,),
     )
     def get(self):
@@ -166,7 +165,7 @@ class SessionList(Resource):
             AuthSession.user_id == current_user.id, AuthSession.revoked_at.is_(None), AuthSession.expires_at > utcnow()
         )
         rows, cursor = paginate(query, args["sort"], SESSION_SORTS, AuthSession.id, args, db.session)
-        body, headers = page_response(sessions_schema.dump(rows), cursor)
+        body, headers = page_response(session_schema.dump(rows, many=True), cursor)
         return body, 200, headers
 
 

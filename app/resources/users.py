@@ -19,7 +19,6 @@ from app.schemas.user import (
     password_change_schema,
     profile_update_schema,
     user_schema,
-    users_schema,
 )
 
 USER_SORTS = {"id": User.id, "created_at": User.created_at, "email": User.email}
@@ -102,7 +101,7 @@ class MePassword(Resource):
 class UserList(Resource):
     method_decorators = [role_required("admin")]
 
-    @doc("List users (admin)", query=user_list_parser, responses={200: Page(users_schema)}, errors=(400, 403))
+    @doc("List users (admin)", query=user_list_parser, responses={200: Page(user_schema)}, errors=(400, 403))
     def get(self):
         """List users, filtered by role, is_active and q (email or name contains)."""
         args = user_list_parser.parse_args()
@@ -119,7 +118,7 @@ class UserList(Resource):
                 )
             )
         rows, cursor = paginate(query, args["sort"], USER_SORTS, User.id, args, db.session)
-        body, headers = page_response(users_schema.dump(rows), cursor)
+        body, headers = page_response(user_schema.dump(rows, many=True), cursor)
         return body, 200, headers
 
 

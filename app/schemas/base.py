@@ -2,8 +2,8 @@
 
 from datetime import UTC
 
-from flask import url_for
-from marshmallow import RAISE, Schema, fields
+from flask import g, url_for
+from marshmallow import RAISE, Schema, fields, utils
 
 
 class StrictSchema(Schema):
@@ -34,6 +34,9 @@ class UTCDateTime(fields.AwareDateTime):
 class AbsoluteUrl(fields.Field):
     """The absolute URL of an object, from an endpoint and the object's attributes."""
 
+    # Stand-ins for the parameters while url_for builds a template: digits no route has.
+    SENTINEL = 10**15
+
     def __init__(self, endpoint, **params):
         super().__init__(dump_only=True)
         self.endpoint = endpoint
@@ -43,8 +46,24 @@ class AbsoluteUrl(fields.Field):
         return obj  # the URL is built from the object, not read from one attribute
 
     def _serialize(self, value, attr, obj, **kwargs):
-        values = {param: getattr(obj, name) for param, name in self.params.items()}
-        return url_for(self.endpoint, _external=True, **values)
+        # An object or a mapping (a page of plain rows), read as Marshmallow reads any field.
+        values = {param: int(utils.get_value(obj, name)) for param, name in self.params.items()}
+        return self._template().format_map(values)
+
+    def _template(self):
+        """url_for's answer with a `{param}` slot per parameter, built once per request and endpoint."""
+        templates = g.setdefault("_url_templates", {})
+        template = templates.get(self.endpoint)
+        if template is None:
+            stand_ins = {param: self.SENTINEL + i for i, param in enumerate(self.params)}
+            external = url_for(self.endpoint, _external=True, **stand_ins)
+            path = url_for(self.endpoint, **stand_ins)  # the tail of `external`: only the route's own text
+            template = external[: len(external) - len(path)].replace("{", "{{").replace("}", "}}")
+            path = path.replace("{", "{{").replace("}", "}}")
+            for param, stand_in in stand_ins.items():
+                path = path.replace(str(stand_in), "{" + param + "}")
+            template = templates[self.endpoint] = template + path
+        return template
 
 
 class ResourceSchema(StrictSchema):

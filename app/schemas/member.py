@@ -13,7 +13,7 @@ class MemberSchema(StrictSchema):
     url = AbsoluteUrl("api.member", list_id="list_id", user_id="user_id")
     user_id = fields.Integer(dump_only=True)
     email = fields.Email(attribute="user.email", dump_only=True)
-    display_name = fields.String(attribute="user.display_name", dump_only=True)
+    display_name = fields.String(attribute="user.display_name", dump_only=True, allow_none=True)
     role = fields.String(required=True, validate=ROLE)
     created_at = UTCDateTime(dump_only=True)
     updated_at = UTCDateTime(dump_only=True)

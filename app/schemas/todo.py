@@ -46,7 +46,7 @@ class TodoSchema(ResourceSchema):
     title = fields.String(required=True, validate=validate.Length(min=1, max=500))
     notes = fields.String(allow_none=True, validate=validate.Length(max=10000))
     completed = JSONBoolean()
-    completed_at = UTCDateTime(dump_only=True)
+    completed_at = UTCDateTime(dump_only=True, allow_none=True)
     due_at = UTCDateTime(allow_none=True)
     priority = JSONInteger(validate=validate.Range(min=0, max=3))
     tags = fields.List(
@@ -55,7 +55,7 @@ class TodoSchema(ResourceSchema):
     )
     assignee_id = JSONInteger(allow_none=True, metadata={"description": "A member of the list."})
     order = JSONNumber(metadata={"description": "Position in the list; new todos go last."})
-    created_by = fields.Integer(dump_only=True)
+    created_by = fields.Integer(dump_only=True, allow_none=True)
 
     @post_load
     def normalize_tags(self, data, **kwargs):

@@ -6,21 +6,11 @@ from flask import request, url_for
 from marshmallow import fields, pre_load, validate
 
 from app.schemas.base import StrictSchema
+from app.schemas.fields import StrictBoolean
 
 TITLE_LENGTH = validate.Length(min=1, max=500)
 # Fields a client echoes back from a todo it fetched; they are read-only and ignored.
 ECHOED = ("id", "url")
-
-
-class StrictBoolean(fields.Boolean):
-    """A JSON true or false; "true", 1 or null are not booleans."""
-
-    default_error_messages = {"invalid": "Not a valid boolean: use true or false."}
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        if not isinstance(value, bool):
-            raise self.make_error("invalid")
-        return value
 
 
 class JSONNumber(fields.Float):

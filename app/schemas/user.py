@@ -6,6 +6,7 @@ from app.auth.passwords import MAX_LENGTH, password_problem
 from app.auth.tokens import current_session
 from app.models import ROLES
 from app.schemas.base import AbsoluteUrl, ResourceSchema, StrictSchema, UTCDateTime
+from app.schemas.fields import StrictBoolean
 
 DISPLAY_NAME = validate.Length(min=1, max=100)
 
@@ -45,7 +46,7 @@ class AdminUserUpdateSchema(ProfileUpdateSchema):
     """What an admin may change on any account."""
 
     role = fields.String(validate=validate.OneOf(ROLES))
-    is_active = fields.Boolean()
+    is_active = StrictBoolean()
 
 
 class RegisterSchema(StrictSchema):
@@ -88,7 +89,6 @@ class SessionSchema(ResourceSchema):
 
 
 user_schema = UserSchema()
-users_schema = UserSchema(many=True)
 profile_update_schema = ProfileUpdateSchema()
 admin_user_update_schema = AdminUserUpdateSchema()
 register_schema = RegisterSchema()
@@ -96,4 +96,3 @@ login_schema = LoginSchema()
 password_change_schema = PasswordChangeSchema()
 token_schema = TokenSchema()
 session_schema = SessionSchema()
-sessions_schema = SessionSchema(many=True)

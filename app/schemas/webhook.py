@@ -5,6 +5,7 @@ from marshmallow import ValidationError, fields, post_dump, post_load, validate,
 
 from app.models import EVENTS
 from app.schemas.base import AbsoluteUrl, ResourceSchema, StrictSchema, UTCDateTime
+from app.schemas.fields import StrictBoolean
 from app.webhooks import ssrf
 
 
@@ -58,7 +59,7 @@ class WebhookSchema(WebhookRules, ResourceSchema):
         validate=validate.Range(min=1, max=2147483647),
         metadata={"description": "One list the caller is a member of; null or absent: every list of the caller."},
     )
-    active = fields.Boolean(
+    active = StrictBoolean(
         load_default=True,
         metadata={
             "description": "Whether events are recorded; false once the URL answered 410 or the list was deleted."
@@ -81,7 +82,7 @@ class WebhookCreatedSchema(WebhookSchema):
 class WebhookUpdateSchema(WebhookRules, StrictSchema):
     target_url = _target_url()
     events = _events()
-    active = fields.Boolean()
+    active = StrictBoolean()
 
 
 class DeliverySchema(ResourceSchema):

@@ -14,7 +14,10 @@ QUEUE = "webhooks"
 BEAT_SECONDS = 5.0
 TASK_BUDGET_SECONDS = 50  # a drain task hands over to the next one after this long
 COOL_OFF_SECONDS = 5  # after a failed enqueue, skip the broker this long (the beat catches up)
+WAKE_SECONDS = 1.0  # a process wakes the workers at most twice per this long
 _unreachable_until = 0.0
+_window_ends = 0.0  # end of the current wake-up window of this process
+_follow_up_sent = False  # whether a drain is already due at _window_ends
 
 
 def make_celery(broker_url):
@@ -40,17 +43,31 @@ def _producer(broker_url):
 
 
 def notify():
-    """Enqueue a drain task, best effort: the outbox row is already committed either way.
+    """Have a drain task start after this commit, best effort: the outbox row is committed either way.
 
+    A drain empties the whole outbox, so a busy process need not send one per commit:
+    the first commit of a window sends one at once, later commits in that window share
+    one follow-up due when the window ends, so every commit still has a drain after it.
     Without REDIS_URL the `flask webhooks run` loop polls the outbox instead. A broker
     that does not answer costs at most about a second, once per cool-off period.
     """
-    global _unreachable_until
+    global _window_ends, _follow_up_sent
     url = current_app.config.get("REDIS_URL") if has_app_context() else None
-    if not url or time.monotonic() < _unreachable_until:
+    now = time.monotonic()
+    if not url or now < _unreachable_until:
         return
+    if now >= _window_ends:
+        _window_ends, _follow_up_sent = now + WAKE_SECONDS, False
+        _send(url, countdown=None)
+    elif not _follow_up_sent:
+        _follow_up_sent = True
+        _send(url, countdown=_window_ends - now)
+
+
+def _send(url, countdown):
+    global _unreachable_until
     try:
-        _producer(url).send_task(DRAIN_TASK, queue=QUEUE, retry=False, expires=60)
+        _producer(url).send_task(DRAIN_TASK, queue=QUEUE, retry=False, expires=60, countdown=countdown)
     except Exception as e:  # the periodic drain delivers it; the request must not fail
         _unreachable_until = time.monotonic() + COOL_OFF_SECONDS
         log.warning("webhooks: could not enqueue a drain task (%s); the periodic drain will send it", e)
