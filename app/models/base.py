@@ -28,6 +28,11 @@ class UTCDateTime(TypeDecorator):
         return value.replace(tzinfo=UTC) if value is not None else None
 
 
+# On SQLite, AUTOINCREMENT keeps ids from being reused after the newest row is deleted,
+# so an old URL never reaches a new object. PostgreSQL sequences never reuse ids.
+NEVER_REUSE_IDS = {"sqlite_autoincrement": True}
+
+
 class IdMixin:
     """An integer primary key."""
 

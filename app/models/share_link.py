@@ -6,7 +6,7 @@ from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
-from app.models.base import IdMixin, TimestampMixin, UTCDateTime
+from app.models.base import NEVER_REUSE_IDS, IdMixin, TimestampMixin, UTCDateTime
 
 
 class ShareLink(IdMixin, TimestampMixin, db.Model):
@@ -20,4 +20,4 @@ class ShareLink(IdMixin, TimestampMixin, db.Model):
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    __table_args__ = (Index("ix_share_links_list_id_id", "list_id", "id"),)
+    __table_args__ = (Index("ix_share_links_list_id_id", "list_id", "id"), NEVER_REUSE_IDS)

@@ -6,7 +6,7 @@ from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
-from app.models.base import IdMixin, TimestampMixin, UTCDateTime
+from app.models.base import NEVER_REUSE_IDS, IdMixin, TimestampMixin, UTCDateTime
 
 
 class Todo(IdMixin, TimestampMixin, db.Model):
@@ -42,6 +42,7 @@ class Todo(IdMixin, TimestampMixin, db.Model):
         Index("ix_todos_list_completed", "list_id", "completed", "id"),
         Index("ix_todos_assignee", "assignee_id", "id"),
         Index("ix_todos_created_by", "created_by"),
+        NEVER_REUSE_IDS,
     )
 
     @property

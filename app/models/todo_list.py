@@ -4,7 +4,7 @@ from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
-from app.models.base import IdMixin, TimestampMixin
+from app.models.base import NEVER_REUSE_IDS, IdMixin, TimestampMixin
 
 # Member roles, weakest first; a role may do everything the roles before it may.
 MEMBER_ROLES = ("viewer", "editor", "owner")
@@ -18,7 +18,11 @@ class TodoList(IdMixin, TimestampMixin, db.Model):
     name: Mapped[str] = mapped_column(String(200), nullable=False)
     description: Mapped[str | None] = mapped_column(Text)
 
-    memberships = relationship("Membership", back_populates="todo_list", cascade="all, delete-orphan", passive_deletes=True)
+    memberships = relationship(
+        "Membership", back_populates="todo_list", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+    __table_args__ = (NEVER_REUSE_IDS,)
 
 
 class Membership(TimestampMixin, db.Model):

@@ -6,7 +6,7 @@ from sqlalchemy import Boolean, ForeignKey, Index, String, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
-from app.models.base import IdMixin, TimestampMixin, UTCDateTime, utcnow
+from app.models.base import NEVER_REUSE_IDS, IdMixin, TimestampMixin, UTCDateTime, utcnow
 
 ROLES = ("user", "admin")
 
@@ -25,6 +25,7 @@ class User(IdMixin, TimestampMixin, db.Model):
     __table_args__ = (
         Index("ix_users_role_id", "role", "id"),
         Index("ix_users_created_at_id", "created_at", "id"),
+        NEVER_REUSE_IDS,
     )
 
     @property
@@ -64,7 +65,7 @@ class AuthSession(IdMixin, db.Model):
     user_agent: Mapped[str | None] = mapped_column(String(256))
     ip: Mapped[str | None] = mapped_column(String(64))
 
-    __table_args__ = (Index("ix_auth_sessions_user_id_id", "user_id", "id"),)
+    __table_args__ = (Index("ix_auth_sessions_user_id_id", "user_id", "id"), NEVER_REUSE_IDS)
 
     @property
     def updated_at(self):

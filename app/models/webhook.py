@@ -6,7 +6,7 @@ from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, 
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
-from app.models.base import IdMixin, TimestampMixin, UTCDateTime
+from app.models.base import NEVER_REUSE_IDS, IdMixin, TimestampMixin, UTCDateTime
 
 EVENTS = (
     "todo.created",
@@ -39,6 +39,7 @@ class Webhook(IdMixin, TimestampMixin, db.Model):
     __table_args__ = (
         Index("ix_webhooks_user_id_id", "user_id", "id"),
         Index("ix_webhooks_list_id", "list_id"),
+        NEVER_REUSE_IDS,
     )
 
     @property
@@ -71,4 +72,5 @@ class WebhookDelivery(IdMixin, TimestampMixin, db.Model):
     __table_args__ = (
         Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
         Index("ix_webhook_deliveries_webhook_id_id", "webhook_id", "id"),
+        NEVER_REUSE_IDS,
     )
