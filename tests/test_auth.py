@@ -9,19 +9,9 @@ import pytest
 from app import create_app
 from app.auth.passwords import COMMON_PASSWORDS
 from tests.conftest import PASSWORD, make_config
+from tests.problems import assert_problem
 
-PROBLEM = "application/problem+json"
 API = "/api/v1"
-
-
-def assert_problem(response, status):
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.mimetype == PROBLEM
-    body = response.json
-    assert body["status"] == status
-    if status == 401:
-        assert response.headers["WWW-Authenticate"] == "Bearer"
-    return body
 
 
 def bearer(token):

@@ -8,19 +8,7 @@ from app.errors import field_errors
 from app.http import ProblemApi, load_body
 from app.schemas.user import register_schema
 from tests.conftest import make_config
-
-PROBLEM = "application/problem+json"
-
-
-def assert_problem(response, status):
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.mimetype == PROBLEM
-    body = response.json
-    assert body["status"] == status
-    assert body["type"] == "about:blank"
-    assert body["title"] and body["detail"]
-    assert "Traceback" not in response.get_data(as_text=True)
-    return body
+from tests.problems import assert_problem
 
 
 def test_testing_is_off(app):

@@ -1,12 +1,9 @@
 """Liveness, readiness, and recovery when the database goes away and comes back."""
 
-import contextlib
-import socket
-import threading
-
 import pytest
 
 from app import create_app
+from ops.proxy import TcpProxy
 from tests.conftest import PG_URL, REDIS_URL, make_config
 
 
@@ -37,70 +34,12 @@ def test_readyz_redis_down_is_503(database_url):
     assert r.json["checks"]["redis"] == "unavailable"
 
 
-class Outage:
-    """A TCP proxy to PostgreSQL that can be cut and restored, like the server going away."""
-
-    def __init__(self, target_port):
-        self.target = ("127.0.0.1", target_port)
-        self.listener = socket.socket()
-        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.listener.bind(("127.0.0.1", 0))
-        self.listener.listen(16)
-        self.port = self.listener.getsockname()[1]
-        self.up = True
-        self.conns = []
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self):
-        while True:
-            try:
-                client, _ = self.listener.accept()
-            except OSError:
-                return
-            if not self.up:
-                client.close()
-                continue
-            upstream = socket.create_connection(self.target)
-            self.conns += [client, upstream]
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
-
-    @staticmethod
-    def _pipe(src, dst):
-        try:
-            while data := src.recv(65536):
-                dst.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for s in (src, dst):
-                with contextlib.suppress(OSError):
-                    s.close()
-
-    def cut(self):
-        self.up = False
-        for s in self.conns:
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-                s.close()
-            except OSError:
-                pass
-        self.conns = []
-
-    def restore(self):
-        self.up = True
-
-    def close(self):
-        self.cut()
-        self.listener.close()
-
-
 @pytest.mark.postgres
 def test_database_outage_gives_503_then_recovers(database_url, auth):
     from sqlalchemy.engine import make_url
 
     url = make_url(database_url)
-    outage = Outage(url.port or 5432)
+    outage = TcpProxy(url.port or 5432)
     try:
         proxied = url.set(host="127.0.0.1", port=outage.port).render_as_string(hide_password=False)
         app = create_app(make_config(proxied))
