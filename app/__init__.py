@@ -41,7 +41,7 @@ def register_extensions(app):
 def register_request_hooks(app):
     from werkzeug.middleware.proxy_fix import ProxyFix
 
-    from app.http import add_common_headers, assign_request_id
+    from app.http import add_common_headers, assign_request_id, refuse_nul_in_query
     from app.logs import init_logging
     from app.metrics import init_metrics
     from app.ratelimit import init_ratelimit
@@ -57,6 +57,7 @@ def register_request_hooks(app):
     init_logging(app)
     init_metrics(app)
     init_ratelimit(app)
+    app.before_request(refuse_nul_in_query)  # after the limiter: such a request still counts
 
 
 def register_commands(app):

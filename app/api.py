@@ -4,11 +4,7 @@ from flask import Blueprint
 
 from app.http import ProblemApi, output_json
 from app.metrics import Metrics
-from app.resources import docs
-from app.resources import auth, ops, users
-from app.resources import share_links, shared
-from app.resources import lists, members, tags, todos
-from app.resources import webhooks
+from app.resources import auth, docs, lists, members, ops, share_links, shared, tags, todos, users, webhooks
 
 # Ids in paths are 32-bit positive integers: anything else matches no route (404).
 ID = "int(min=1, max=2147483647)"
@@ -68,8 +64,9 @@ api.add_resource(webhooks.WebhookItem, WEBHOOK, endpoint="webhook")
 api.add_resource(webhooks.WebhookPing, f"{WEBHOOK}/ping", endpoint="webhook_ping")
 api.add_resource(webhooks.DeliveryList, f"{WEBHOOK}/deliveries", endpoint="webhook_deliveries")
 api.add_resource(webhooks.Delivery, f"{WEBHOOK}/deliveries/<{ID}:delivery_id>", endpoint="webhook_delivery")
-api.add_resource(webhooks.DeliveryRedeliver, f"{WEBHOOK}/deliveries/<{ID}:delivery_id>/redeliver",
-                 endpoint="webhook_redeliver")
+api.add_resource(
+    webhooks.DeliveryRedeliver, f"{WEBHOOK}/deliveries/<{ID}:delivery_id>/redeliver", endpoint="webhook_redeliver"
+)
 
 
 def register_api(app):

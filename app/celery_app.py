@@ -1,7 +1,8 @@
 """Entry point of `celery -A app.celery_app worker|beat`: the Celery counterpart of wsgi.py.
 
 The worker drains the webhook outbox whenever a commit enqueues a drain task, and
-beat enqueues one every few seconds so that retries go out without a new event.
+beat enqueues one every few seconds so that retries go out without a new event, and
+purges expired Idempotency-Key responses every hour.
 """
 
 from app import create_app
@@ -22,3 +23,19 @@ def drain_webhooks():
 
     with flask_app.app_context():
         drain(budget_seconds=TASK_BUDGET_SECONDS)
+
+
+@celery.task(name="todos.purge_idempotency_keys")
+def purge_idempotency_keys():
+    """Delete stored Idempotency-Key responses older than 24 hours."""
+    from app.idempotency import purge_expired
+
+    with flask_app.app_context():
+        return purge_expired()
+
+
+celery.conf.beat_schedule["purge-idempotency-keys"] = {
+    "task": "todos.purge_idempotency_keys",
+    "schedule": 3600.0,
+    "options": {"queue": celery.conf.task_default_queue, "expires": 600},
+}

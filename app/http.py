@@ -7,10 +7,13 @@ import orjson
 from flask import current_app, g, request
 from flask_restful import Api
 
-from app.errors import abort
+from app.errors import DETAILS, abort
 
 JSON_CONTENT_TYPE = "application/json; charset=utf-8"
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+# PostgreSQL text cannot hold U+0000, so it is refused at the door instead of failing in the database.
+NUL = "\x00"
+NUL_MESSAGE = "Text may not contain the NUL character (U+0000)."
 
 
 class ProblemApi(Api):
@@ -49,6 +52,44 @@ def json_depth_exceeds(value, limit):
     return False
 
 
+def contains_nul(value):
+    """Return whether any string in `value` (keys included) holds a NUL character."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if NUL in item:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
+def refuse_nul(data, raw):
+    """A 422 naming the top-level fields whose text holds a NUL character."""
+    if b"\\u0000" not in raw:  # JSON can only carry a NUL escaped: most bodies skip the walk
+        return
+    if isinstance(data, dict):
+        fields = sorted(name for name, value in data.items() if contains_nul(name) or contains_nul(value))
+    else:
+        fields = ["_schema"] if contains_nul(data) else []
+    if fields:
+        abort(422, DETAILS[422], errors={name: [NUL_MESSAGE] for name in fields})
+
+
+def refuse_nul_in_query():
+    """A 400 naming the query arguments that hold a NUL character (before_request)."""
+    if b"%00" not in request.query_string and b"\x00" not in request.query_string:
+        return
+    names = sorted({name for name, value in request.args.items(multi=True) if NUL in name or NUL in value})
+    if names:
+        detail = "The query string is invalid: " + ", ".join(names) + "."
+        abort(400, detail, errors={name: [NUL_MESSAGE] for name in names})
+
+
 def get_json_body():
     """Return the parsed JSON body, or raise the 400/413/415 problem that fits."""
     if request.mimetype != "application/json" and not request.mimetype.endswith("+json"):
@@ -61,6 +102,7 @@ def get_json_body():
         abort(400, detail)
     if json_depth_exceeds(data, current_app.config["JSON_NESTING_LIMIT"]):
         abort(400, "The JSON body is nested too deeply.")
+    refuse_nul(data, raw)
     return data
 
 

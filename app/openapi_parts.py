@@ -15,7 +15,8 @@ in a body are a `422` naming the field.
 
 **Errors** are `application/problem+json` (RFC 9457) with `type`, `title`, `status`, `detail`, `errors`
 keyed by field for validation (each a list of messages; one about an item of a list says which, e.g.
-`Item 1: ...`), and the `request_id` of the request.
+`Item 1: ...`), and the `request_id` of the request. Text holding the NUL character (U+0000) is refused:
+a `422` naming the field in a body, a `400` naming the argument in the query string.
 
 **Pagination.** Collections take `limit` (1-200, default 50), an opaque `cursor` and `sort` (a field,
 `-` in front for descending) and answer `{"items": [...], "next_cursor": "..." | null}` with a

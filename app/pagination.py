@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 from flask import current_app, request
 from flask_restful import inputs, reqparse
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import and_, or_, true
+from sqlalchemy import and_, literal, or_, true, tuple_
 from sqlalchemy import select as sa_select
 
 from app.errors import abort
@@ -87,7 +87,12 @@ def encode_cursor(sort, value, row_id):
 
 
 def keyset(column, id_column, descending, after):
-    """Return (order_by clauses, where clause or None) for a keyset page; NULLs sort last."""
+    """Return (order_by clauses, where clause or None) for a keyset page; NULLs sort last.
+
+    Past a non-NULL value the bound is one row-value comparison, `(key, id) > (value, last id)`,
+    which the databases use as an index range bound (an OR of two comparisons is only a filter).
+    The values are bound with the columns' own types, so UTC times compare as stored.
+    """
     key = column.desc() if descending else column.asc()
     tie = id_column.desc() if descending else id_column.asc()
     nullable = getattr(column, "nullable", True) and column is not id_column
@@ -100,8 +105,9 @@ def keyset(column, id_column, descending, after):
         return [tie], id_beyond
     if value is None:  # past the last non-NULL value: only NULLs remain, in id order
         return order, and_(column.is_(None), id_beyond)
-    beyond = (column < value) if descending else (column > value)
-    clause = or_(beyond, and_(column == value, id_beyond))
+    row = tuple_(column, id_column)
+    bound = tuple_(literal(value, column.type), literal(last_id, id_column.type))
+    clause = (row < bound) if descending else (row > bound)
     if nullable:
         clause = or_(clause, column.is_(None))
     return order, clause
@@ -131,7 +137,7 @@ def paginate(select, sort, columns, id_column, args, session, scalars=True):
     return rows, encode_cursor(sort, value, _attr(last, id_column))
 
 
-def paginate_scoped(select, scope_ids, scope_column, sort, columns, id_column, args, session):
+def paginate_scoped(select, scope_ids, scope_column, sort, columns, id_column, args, session, scalars=True):
     """paginate() over the rows of several scopes (the caller's lists), `scope_ids` being a select of their ids.
 
     On PostgreSQL each scope first contributes at most one page of candidates through
@@ -140,7 +146,7 @@ def paginate_scoped(select, scope_ids, scope_column, sort, columns, id_column, a
     plain `scope IN (...)`.
     """
     if session.get_bind().dialect.name != "postgresql":
-        return paginate(select.where(scope_column.in_(scope_ids)), sort, columns, id_column, args, session)
+        return paginate(select.where(scope_column.in_(scope_ids)), sort, columns, id_column, args, session, scalars)
     after = decode_cursor(args["cursor"], sort) if args.get("cursor") else None
     order, where = keyset(columns[sort.lstrip("-")], id_column, sort.startswith("-"), after)
     scopes = scope_ids.subquery()
@@ -149,7 +155,7 @@ def paginate_scoped(select, scope_ids, scope_column, sort, columns, id_column, a
         inner = inner.where(where)
     inner = inner.order_by(*order).limit(args["limit"] + 1).lateral()
     candidates = sa_select(inner.c[0]).select_from(scopes.join(inner, true()))
-    return paginate(select.where(id_column.in_(candidates)), sort, columns, id_column, args, session)
+    return paginate(select.where(id_column.in_(candidates)), sort, columns, id_column, args, session, scalars)
 
 
 def _attr(row, column):

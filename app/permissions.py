@@ -67,6 +67,21 @@ def todo_for(todo_id, action="read"):
     return row.Todo, row.Membership
 
 
+def todo_version_for(todo_id):
+    """Return a row of what a todo's ETag is made of (id, version, assignee_id, created_by), or answer 404.
+
+    The revalidation path: one small query through the caller's membership, no ORM object.
+    """
+    row = db.session.execute(
+        select(Todo.id, Todo.version, Todo.assignee_id, Todo.created_by)
+        .join(Membership, Membership.list_id == Todo.list_id)
+        .where(Todo.id == todo_id, Membership.user_id == current_user.id)
+    ).first()
+    if row is None:
+        abort(404, "No such todo.")
+    return row
+
+
 def is_member(list_id, user_id):
     """Return whether `user_id` is a member of the list."""
     found = db.session.execute(

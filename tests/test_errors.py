@@ -82,6 +82,33 @@ def test_field_errors_lists_nested_messages_under_their_field(messages, flat):
     assert field_errors(messages) == flat
 
 
+NUL_MESSAGE = "Text may not contain the NUL character (U+0000)."
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "field"),
+    [
+        ("post", "/api/v1/lists", {"name": "a\u0000b"}, "name"),
+        ("post", "/api/v1/lists", {"name": "ok", "description": "\u0000"}, "description"),
+        ("post", "/api/v1/lists", {"na\u0000me": "ok"}, "na\u0000me"),
+        ("post", "/api/v1/webhooks", {"target_url": "https://x.example.com/", "events": ["\u0000"]}, "events"),
+        ("patch", "/api/v1/users/me", {"display_name": "\u0000"}, "display_name"),
+        ("post", "/api/v1/auth/login", {"email": "a\u0000@example.com", "password": "x"}, "email"),
+    ],
+)
+def test_nul_character_in_a_body_is_422(client, auth, method, path, body, field):
+    r = getattr(client, method)(path, json=body, headers=auth.user().headers)
+    assert assert_problem(r, 422)["errors"] == {field: [NUL_MESSAGE]}
+
+
+@pytest.mark.parametrize(
+    ("query", "field"), [("q=%00", "q"), ("q=a%00b", "q"), ("cursor=%00", "cursor"), ("tag=x&tag=%00", "tag")]
+)
+def test_nul_character_in_the_query_string_is_400(client, auth, query, field):
+    r = client.get(f"/api/v1/todos?{query}", headers=auth.user().headers)
+    assert assert_problem(r, 400)["errors"] == {field: [NUL_MESSAGE]}
+
+
 def test_body_over_limit_is_413(database_url):
     from app import create_app
 

@@ -207,7 +207,11 @@ def test_admin_reads_changes_and_deletes_users(client, auth):
     [
         ({"email": "x@example.com"}, {"email": ["Email cannot be changed."]}),
         ({"role": "root"}, {"role": ["Must be one of: user, admin."]}),
-        ({"is_active": "maybe"}, {"is_active": ["Not a valid boolean."]}),
+        ({"is_active": "maybe"}, {"is_active": ["Not a valid boolean: use true or false."]}),
+        ({"is_active": "true"}, {"is_active": ["Not a valid boolean: use true or false."]}),
+        ({"is_active": 1}, {"is_active": ["Not a valid boolean: use true or false."]}),
+        ({"is_active": 0}, {"is_active": ["Not a valid boolean: use true or false."]}),
+        ({"is_active": None}, {"is_active": ["Field may not be null."]}),
         ({"id": 5}, {"id": ["Unknown field."]}),
         ({"password": "anything-at-all"}, {"password": ["Unknown field."]}),
     ],

@@ -77,6 +77,10 @@ def test_events_are_deduplicated_in_a_fixed_order(client, auth, receiver):
         ({"target_url": "RECEIVER", "events": "todo.created"}, "events"),
         ({"target_url": "RECEIVER", "events": EVENTS, "list_id": "1"}, "list_id"),
         ({"target_url": "RECEIVER", "events": EVENTS, "active": "yes please"}, "active"),
+        ({"target_url": "RECEIVER", "events": EVENTS, "active": "true"}, "active"),
+        ({"target_url": "RECEIVER", "events": EVENTS, "active": 1}, "active"),
+        ({"target_url": "RECEIVER", "events": EVENTS, "active": 0}, "active"),
+        ({"target_url": "RECEIVER", "events": EVENTS, "active": None}, "active"),
         ({"target_url": "RECEIVER", "events": EVENTS, "secret": "whsec_AAAA"}, "secret"),
         ({"target_url": "RECEIVER", "events": EVENTS, "id": 7}, "id"),
         ({"target_url": "RECEIVER", "events": EVENTS, "user_id": 7}, "user_id"),
@@ -151,6 +155,15 @@ def test_patch_webhook(client, auth, receiver):
     assert list(r.json["errors"]) == ["target_url"]
     r = client.patch(hook["url"], json={"active": True}, headers={**user.headers, "If-Match": '"stale"'})
     assert r.status_code == 412
+
+
+@pytest.mark.parametrize("active", ["true", 1, 0, None])
+def test_patch_webhook_active_must_be_a_json_boolean(client, auth, receiver, active):
+    user = auth.user()
+    hook = create(client, user, receiver).json
+    r = client.patch(hook["url"], json={"active": active}, headers=user.headers)
+    assert r.status_code == 422
+    assert list(r.json["errors"]) == ["active"]
 
 
 def test_delete_webhook(app, client, auth, receiver):

@@ -4,11 +4,10 @@ Collections are plural nouns and single objects end in `Item`, as in the lists
 family, because `TodoList` names the list model.
 """
 
-from flask import Response
+from flask import Response, request
 from flask_jwt_extended import current_user, jwt_required
 from flask_restful import Resource, inputs, reqparse
-from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from sqlalchemy import and_, select
 
 from app.apidoc import Page, doc
 from app.conditional import not_modified, require_match, todo_etag
@@ -16,12 +15,12 @@ from app.errors import abort
 from app.extensions import db
 from app.http import load_body
 from app.idempotency import idempotent
-from app.models import Todo
+from app.models import Membership, Todo
 from app.pagination import page_result, paginate, paginate_scoped, sort_parser
-from app.permissions import membership_for, todo_for, visible_list_ids
+from app.permissions import membership_for, todo_for, todo_version_for, visible_list_ids
 from app.schemas.todo import todo_schema, todo_update_schema
 from app.services import todos
-from app.services.todo_query import assignee, filtered, rfc3339
+from app.services.todo_query import TODO_COLUMNS, assignee, filtered, rfc3339, with_tags
 
 TODO_SORTS = {
     "order": Todo.order,
@@ -31,7 +30,6 @@ TODO_SORTS = {
     "priority": Todo.priority,
     "title": Todo.title,
 }
-LOAD_TAGS = selectinload(Todo.tag_rows)
 TAG = inputs.regex(r"^[A-Za-z0-9_-]{1,50}$")
 
 
@@ -67,16 +65,31 @@ clear_parser.add_argument(
 
 
 def _page(query, args, list_ids=None):
-    """One page of `query` filtered by `args`; `list_ids` (a select) spreads it over several lists."""
+    """(rows, cursor) of `query` filtered by `args`; `list_ids` (a select) spreads it over several lists."""
     args = {**args, "tag": [tag.lower() for tag in args.get("tag") or ()]}
     query = filtered(query, args)
     if list_ids is None:
-        rows, cursor = paginate(query.options(LOAD_TAGS), args["sort"], TODO_SORTS, Todo.id, args, db.session)
-    else:
-        rows, cursor = paginate_scoped(
-            query.options(LOAD_TAGS), list_ids, Todo.list_id, args["sort"], TODO_SORTS, Todo.id, args, db.session
-        )
-    return page_result(todo_schema.dump(rows, many=True), cursor)
+        return paginate(query, args["sort"], TODO_SORTS, Todo.id, args, db.session, scalars=False)
+    return paginate_scoped(
+        query, list_ids, Todo.list_id, args["sort"], TODO_SORTS, Todo.id, args, db.session, scalars=False
+    )
+
+
+def _list_page(list_id, args):
+    """(rows, cursor) of one list's todos, scoped by a join on the caller's membership.
+
+    The membership is looked up apart only when the page is empty, to tell an empty
+    list from one the caller cannot see (404): a page costs one query, plus its tags.
+    """
+    member = and_(Membership.list_id == Todo.list_id, Membership.user_id == current_user.id)
+    rows, cursor = _page(select(*TODO_COLUMNS).join(Membership, member).where(Todo.list_id == list_id), args)
+    if not rows:
+        membership_for(list_id)
+    return rows, cursor
+
+
+def _dump_page(rows, cursor):
+    return page_result(todo_schema.dump(with_tags(rows), many=True), cursor)
 
 
 def _dump(todo, status=200, headers=None):
@@ -96,8 +109,7 @@ class ListTodos(Resource):
     )
     def get(self, list_id):
         """List the todos of one list."""
-        membership_for(list_id)
-        return _page(select(Todo).where(Todo.list_id == list_id), list_todos_parser.parse_args())
+        return _dump_page(*_list_page(list_id, list_todos_parser.parse_args()))
 
     @doc(
         "Add a todo (editor+); it goes last unless `order` is given.",
@@ -146,9 +158,8 @@ class Todos(Resource):
         """List the caller's visible todos."""
         args = todos_parser.parse_args()
         if args["list_id"] is not None:
-            query = select(Todo).where(Todo.list_id == membership_for(args["list_id"]).list_id)
-            return _page(query, args)
-        return _page(select(Todo), args, list_ids=visible_list_ids())
+            return _dump_page(*_list_page(args["list_id"], args))
+        return _dump_page(*_page(select(*TODO_COLUMNS), args, list_ids=visible_list_ids()))
 
 
 class TodoItem(Resource):
@@ -156,9 +167,13 @@ class TodoItem(Resource):
 
     @doc("Get a todo (viewer+).", responses={200: todo_schema, 304: None}, errors=(404,), tags=["todos"])
     def get(self, todo_id):
-        """Return one todo."""
+        """Return one todo; a revalidation with the current ETag reads only its version."""
+        if request.if_none_match:
+            unchanged = not_modified(todo_etag(todo_version_for(todo_id)))
+            if unchanged:
+                return unchanged
         todo, _ = todo_for(todo_id)
-        return not_modified(todo_etag(todo)) or _dump(todo)
+        return _dump(todo)
 
     @doc(
         "Change a todo (editor+): any writable field, `completed`, or `list_id` to move it.",

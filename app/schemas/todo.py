@@ -6,6 +6,7 @@ import numbers
 from marshmallow import fields, post_load, validate
 
 from app.schemas.base import AbsoluteUrl, ResourceSchema, UTCDateTime
+from app.schemas.fields import StrictBoolean
 
 TAG_PATTERN = r"^[A-Za-z0-9_-]{1,50}$"
 MAX_TAGS = 20
@@ -33,19 +34,12 @@ class JSONNumber(fields.Float):
         return float(value)
 
 
-class JSONBoolean(fields.Boolean):
-    """A JSON true or false, nothing else."""
-
-    truthy = {True}
-    falsy = {False}
-
-
 class TodoSchema(ResourceSchema):
     url = AbsoluteUrl("api.todo", todo_id="id")
     list_id = fields.Integer(dump_only=True)
     title = fields.String(required=True, validate=validate.Length(min=1, max=500))
     notes = fields.String(allow_none=True, validate=validate.Length(max=10000))
-    completed = JSONBoolean()
+    completed = StrictBoolean()
     completed_at = UTCDateTime(dump_only=True, allow_none=True)
     due_at = UTCDateTime(allow_none=True)
     priority = JSONInteger(validate=validate.Range(min=0, max=3))

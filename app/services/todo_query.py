@@ -5,8 +5,26 @@ from datetime import datetime
 from flask_jwt_extended import current_user
 from sqlalchemy import and_, exists, not_, or_, select
 
+from app.extensions import db
 from app.models import Todo, TodoTag
 from app.models.base import utcnow
+
+# What a todo's representation needs: a page reads these as plain rows, not ORM objects.
+TODO_COLUMNS = (
+    Todo.id,
+    Todo.list_id,
+    Todo.title,
+    Todo.notes,
+    Todo.completed,
+    Todo.completed_at,
+    Todo.due_at,
+    Todo.priority,
+    Todo.assignee_id,
+    Todo.order,
+    Todo.created_by,
+    Todo.created_at,
+    Todo.updated_at,
+)
 
 
 def rfc3339(value):
@@ -52,3 +70,18 @@ def filtered(query, args):
         wanted = current_user.id if args["assignee"] == "me" else args["assignee"]
         conditions.append(Todo.assignee_id == wanted)
     return query.where(*conditions) if conditions else query
+
+
+def with_tags(rows):
+    """Todo rows as dicts with their tags (sorted), read in one query: what todo_schema dumps."""
+    if not rows:
+        return []
+    tags = {}
+    names = db.session.execute(
+        select(TodoTag.todo_id, TodoTag.name)
+        .where(TodoTag.todo_id.in_([row.id for row in rows]))
+        .order_by(TodoTag.todo_id, TodoTag.name)
+    )
+    for todo_id, name in names:
+        tags.setdefault(todo_id, []).append(name)
+    return [{**row._mapping, "tags": tags.get(row.id, [])} for row in rows]
