@@ -132,6 +132,9 @@ def _handle_stale(e):
     from app.extensions import db
 
     db.session.rollback()
+    if request.headers.get("If-Match"):
+        # The caller's precondition held when read but not when written: it failed.
+        return problem(412, DETAILS[412])
     return problem(409, "The resource was changed by another request; fetch it again and retry.")
 
 

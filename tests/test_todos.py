@@ -278,6 +278,28 @@ def test_concurrent_update_is_409(app, client, cast):
     assert client.get(f"/api/v1/todos/{cast.todo_id}", headers=cast.editor.headers).json["title"] != "Mine"
 
 
+def test_concurrent_update_with_if_match_is_412(app, client, cast):
+    etag = client.get(f"/api/v1/todos/{cast.todo_id}", headers=cast.editor.headers).headers["ETag"]
+
+    def meanwhile(mapper, connection, target):
+        # Another writer commits between our If-Match check and our UPDATE.
+        connection.execute(
+            update(Todo.__table__).where(Todo.__table__.c.id == target.id).values(version=Todo.__table__.c.version + 1)
+        )
+
+    event.listen(Todo, "before_update", meanwhile)
+    try:
+        r = client.patch(
+            f"/api/v1/todos/{cast.todo_id}",
+            json={"title": "Mine"},
+            headers={**cast.editor.headers, "If-Match": etag},
+        )
+    finally:
+        event.remove(Todo, "before_update", meanwhile)
+    assert r.status_code == 412 and r.mimetype == PROBLEM
+    assert client.get(f"/api/v1/todos/{cast.todo_id}", headers=cast.editor.headers).json["title"] != "Mine"
+
+
 @pytest.mark.parametrize("path", ["/lists/{L}/todos", "/todos", "/todos?list_id={L}&tag=a&q=o&sort=due_at"])
 def test_todo_pages_run_a_fixed_number_of_statements(app, client, cast, path):
     make_todos(app, cast.list_id, 30, tags=["a", "b"], assignee_id=None)
