@@ -140,21 +140,25 @@ def paginate(select, sort, columns, id_column, args, session, scalars=True):
 def paginate_scoped(select, scope_ids, scope_column, sort, columns, id_column, args, session, scalars=True):
     """paginate() over the rows of several scopes (the caller's lists), `scope_ids` being a select of their ids.
 
-    On PostgreSQL each scope first contributes at most one page of candidates through
-    its own (scope, sort key, id) index (a LATERAL join), so a page costs about
-    scopes x limit index reads however many rows the scopes hold; elsewhere it is a
-    plain `scope IN (...)`.
+    On PostgreSQL each scope first contributes at most one page of candidates, (id, sort
+    key) only, through its own (scope, sort key, id) index (a LATERAL join; an index-only
+    scan when the filters are on indexed columns); the candidates are cut to one page
+    before any row is read, so a page costs about scopes x limit index entries plus one
+    page of rows, however many rows the scopes hold. Elsewhere it is a plain `scope IN (...)`.
     """
     if session.get_bind().dialect.name != "postgresql":
         return paginate(select.where(scope_column.in_(scope_ids)), sort, columns, id_column, args, session, scalars)
+    column, descending = columns[sort.lstrip("-")], sort.startswith("-")
     after = decode_cursor(args["cursor"], sort) if args.get("cursor") else None
-    order, where = keyset(columns[sort.lstrip("-")], id_column, sort.startswith("-"), after)
+    order, where = keyset(column, id_column, descending, after)
     scopes = scope_ids.subquery()
-    inner = select.with_only_columns(id_column).where(scope_column == scopes.c[0])
+    keys = (id_column,) if column is id_column else (id_column, column)
+    inner = select.with_only_columns(*keys).where(scope_column == scopes.c[0])
     if where is not None:
         inner = inner.where(where)
     inner = inner.order_by(*order).limit(args["limit"] + 1).lateral()
-    candidates = sa_select(inner.c[0]).select_from(scopes.join(inner, true()))
+    first, _ = keyset(inner.c[len(keys) - 1], inner.c[0], descending, None)
+    candidates = sa_select(inner.c[0]).select_from(scopes.join(inner, true())).order_by(*first).limit(args["limit"] + 1)
     return paginate(select.where(id_column.in_(candidates)), sort, columns, id_column, args, session, scalars)
 
 

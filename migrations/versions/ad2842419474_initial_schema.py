@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 131f9a24109e
+Revision ID: ad2842419474
 Revises: 
-Create Date: 2026-11-21 09:29:48.279446
+Create Date: 2026-11-21 10:18:43.363040
 
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '131f9a24109e'
+revision = 'ad2842419474'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -130,12 +130,12 @@ def upgrade():
         batch_op.create_index('ix_todos_assignee', ['assignee_id', 'id'], unique=False)
         batch_op.create_index('ix_todos_created_by', ['created_by'], unique=False)
         batch_op.create_index('ix_todos_list_completed', ['list_id', 'completed', 'id'], unique=False)
-        batch_op.create_index('ix_todos_list_created', ['list_id', 'created_at', 'id'], unique=False)
-        batch_op.create_index('ix_todos_list_due', ['list_id', 'due_at', 'id'], unique=False)
-        batch_op.create_index('ix_todos_list_order', ['list_id', 'order', 'id'], unique=False)
-        batch_op.create_index('ix_todos_list_priority', ['list_id', 'priority', 'id'], unique=False)
-        batch_op.create_index('ix_todos_list_title', ['list_id', 'title', 'id'], unique=False)
-        batch_op.create_index('ix_todos_list_updated', ['list_id', 'updated_at', 'id'], unique=False)
+        batch_op.create_index('ix_todos_list_created', ['list_id', 'created_at', 'id'], unique=False, postgresql_include=['completed'])
+        batch_op.create_index('ix_todos_list_due', ['list_id', 'due_at', 'id'], unique=False, postgresql_include=['completed'])
+        batch_op.create_index('ix_todos_list_order', ['list_id', 'order', 'id'], unique=False, postgresql_include=['completed'])
+        batch_op.create_index('ix_todos_list_priority', ['list_id', 'priority', 'id'], unique=False, postgresql_include=['completed'])
+        batch_op.create_index('ix_todos_list_title', ['list_id', 'title', 'id'], unique=False, postgresql_include=['completed'])
+        batch_op.create_index('ix_todos_list_updated', ['list_id', 'updated_at', 'id'], unique=False, postgresql_include=['completed'])
 
     op.create_table('webhooks',
     sa.Column('user_id', sa.Integer(), nullable=False),
@@ -208,12 +208,12 @@ def downgrade():
 
     op.drop_table('webhooks')
     with op.batch_alter_table('todos', schema=None) as batch_op:
-        batch_op.drop_index('ix_todos_list_updated')
-        batch_op.drop_index('ix_todos_list_title')
-        batch_op.drop_index('ix_todos_list_priority')
-        batch_op.drop_index('ix_todos_list_order')
-        batch_op.drop_index('ix_todos_list_due')
-        batch_op.drop_index('ix_todos_list_created')
+        batch_op.drop_index('ix_todos_list_updated', postgresql_include=['completed'])
+        batch_op.drop_index('ix_todos_list_title', postgresql_include=['completed'])
+        batch_op.drop_index('ix_todos_list_priority', postgresql_include=['completed'])
+        batch_op.drop_index('ix_todos_list_order', postgresql_include=['completed'])
+        batch_op.drop_index('ix_todos_list_due', postgresql_include=['completed'])
+        batch_op.drop_index('ix_todos_list_created', postgresql_include=['completed'])
         batch_op.drop_index('ix_todos_list_completed')
         batch_op.drop_index('ix_todos_created_by')
         batch_op.drop_index('ix_todos_assignee')
