@@ -45,6 +45,7 @@ def register_request_hooks(app):
     from app.logs import init_logging
     from app.metrics import init_metrics
     from app.ratelimit import init_ratelimit
+    from app.revalidation import init_revalidation
 
     proxies = app.config["TRUSTED_PROXIES"]
     if proxies:
@@ -58,6 +59,7 @@ def register_request_hooks(app):
     init_metrics(app)
     init_ratelimit(app)
     app.before_request(refuse_nul_in_query)  # after the limiter: such a request still counts
+    init_revalidation(app)  # last: a revalidation answered from Redis was counted and checked like any request
 
 
 def register_commands(app):

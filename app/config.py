@@ -72,6 +72,8 @@ DEFAULTS = {
     "DEBUG": False,
     "PROPAGATE_EXCEPTIONS": False,
     "JSON_NESTING_LIMIT": 32,
+    # How long Redis keeps what a database revalidation proved (app/revalidation.py); 0 turns it off.
+    "REVALIDATION_CACHE_SECONDS": 60,
 }
 
 

@@ -68,12 +68,13 @@ def todo_for(todo_id, action="read"):
 
 
 def todo_version_for(todo_id):
-    """Return a row of what a todo's ETag is made of (id, version, assignee_id, created_by), or answer 404.
+    """Return a row of what a todo's ETag is made of (id, version, assignee_id, created_by) and its list_id,
+    or answer 404.
 
     The revalidation path: one small query through the caller's membership, no ORM object.
     """
     row = db.session.execute(
-        select(Todo.id, Todo.version, Todo.assignee_id, Todo.created_by)
+        select(Todo.id, Todo.version, Todo.assignee_id, Todo.created_by, Todo.list_id)
         .join(Membership, Membership.list_id == Todo.list_id)
         .where(Todo.id == todo_id, Membership.user_id == current_user.id)
     ).first()

@@ -14,7 +14,8 @@ from app.auth.claims import token_claims
 LIMITED_PREFIX = "/api/"
 
 
-def _bearer_token():
+def bearer_token():
+    """The request's access token: the Bearer header, else the access cookie."""
     header = request.headers.get("Authorization", "")
     if header[:7].lower() == "bearer ":
         return header[7:].strip()
@@ -28,7 +29,7 @@ def rate_limit_key():
     which is what a limit should do; a forged one counts against its sender's address.
     The verified claims are kept for flask-jwt-extended, so the token is checked once.
     """
-    token = _bearer_token()
+    token = bearer_token()
     claims = token_claims(token) if token else None
     if claims is not None:
         return f"user:{claims['sub']}"

@@ -7,6 +7,7 @@ from flask import current_app, request
 from sqlalchemy import delete, select
 from sqlalchemy.orm import selectinload
 
+from app import revalidation
 from app.errors import abort
 from app.events import record_event
 from app.extensions import db
@@ -82,4 +83,6 @@ def clear_todos(list_id):
     for todo in doomed:
         record_event("todo.deleted", list_id, todo_schema.dump(todo))
     if doomed:
-        db.session.execute(delete(Todo).where(Todo.id.in_([todo.id for todo in doomed])))
+        ids = [todo.id for todo in doomed]
+        db.session.execute(delete(Todo).where(Todo.id.in_(ids)).execution_options(**revalidation.handled()))
+        revalidation.forget_on_commit(db.session, [revalidation.todo_key(i) for i in ids])

@@ -5,6 +5,7 @@ from datetime import datetime
 from sqlalchemy import Boolean, ForeignKey, Index, String, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
+from app import revalidation
 from app.extensions import db
 from app.models.base import NEVER_REUSE_IDS, IdMixin, TimestampMixin, UTCDateTime, utcnow
 
@@ -88,7 +89,8 @@ class AuthSession(IdMixin, db.Model):
                 AuthSession.id == self.id, AuthSession.refresh_jti == presented_jti, AuthSession.revoked_at.is_(None)
             )
             .values(refresh_jti=new_jti, last_used_at=now, expires_at=now + lifetime)
-            .execution_options(synchronize_session=False)
+            # Only extends the session: nothing a revalidation cached becomes untrue.
+            .execution_options(synchronize_session=False, **revalidation.handled())
         )
         if result.rowcount != 1:
             return False
@@ -98,10 +100,16 @@ class AuthSession(IdMixin, db.Model):
     @staticmethod
     def revoke_where(*criteria):
         """Revoke every live session matching `criteria` (one UPDATE); return how many."""
-        result = db.session.execute(
-            update(AuthSession)
-            .where(AuthSession.revoked_at.is_(None), *criteria)
-            .values(revoked_at=utcnow())
-            .execution_options(synchronize_session="fetch")
+        revoked = (
+            db.session.execute(
+                update(AuthSession)
+                .where(AuthSession.revoked_at.is_(None), *criteria)
+                .values(revoked_at=utcnow())
+                .returning(AuthSession.id)
+                .execution_options(synchronize_session="fetch", **revalidation.handled())
+            )
+            .scalars()
+            .all()
         )
-        return result.rowcount
+        revalidation.forget_on_commit(db.session, [revalidation.session_key(i) for i in revoked])
+        return len(revoked)

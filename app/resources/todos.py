@@ -10,6 +10,7 @@ from flask_restful import Resource, inputs, reqparse
 from sqlalchemy import and_, select
 
 from app.apidoc import Page, doc
+from app.auth.tokens import current_session
 from app.conditional import not_modified, require_match, todo_etag
 from app.errors import abort
 from app.extensions import db
@@ -18,6 +19,7 @@ from app.idempotency import idempotent
 from app.models import Membership, Todo
 from app.pagination import page_result, paginate, paginate_scoped, sort_parser
 from app.permissions import membership_for, todo_for, todo_version_for, visible_list_ids
+from app.revalidation import remember
 from app.schemas.todo import todo_schema, todo_update_schema
 from app.services import todos
 from app.services.todo_query import TODO_COLUMNS, assignee, filtered, rfc3339, with_tags
@@ -167,9 +169,16 @@ class TodoItem(Resource):
 
     @doc("Get a todo (viewer+).", responses={200: todo_schema, 304: None}, errors=(404,), tags=["todos"])
     def get(self, todo_id):
-        """Return one todo; a revalidation with the current ETag reads only its version."""
+        """Return one todo; a revalidation with the current ETag reads only its version.
+
+        What that revalidation proved is cached, so the next one is answered from Redis
+        before this view runs (app/revalidation.py).
+        """
         if request.if_none_match:
-            unchanged = not_modified(todo_etag(todo_version_for(todo_id)))
+            row = todo_version_for(todo_id)
+            etag = todo_etag(row)
+            remember(current_user, current_session(), row.list_id, todo_id, etag)
+            unchanged = not_modified(etag)
             if unchanged:
                 return unchanged
         todo, _ = todo_for(todo_id)

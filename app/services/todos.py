@@ -3,6 +3,7 @@
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import selectinload
 
+from app import revalidation
 from app.errors import abort
 from app.events import record_event
 from app.extensions import db
@@ -111,5 +112,7 @@ def clear_completed(list_id):
     for todo in todos:
         record_event("todo.deleted", list_id, todo_schema.dump(todo))
     if todos:
-        db.session.execute(delete(Todo).where(Todo.id.in_([todo.id for todo in todos])))
+        ids = [todo.id for todo in todos]
+        db.session.execute(delete(Todo).where(Todo.id.in_(ids)).execution_options(**revalidation.handled()))
+        revalidation.forget_on_commit(db.session, [revalidation.todo_key(i) for i in ids])
     return len(todos)

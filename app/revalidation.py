@@ -1,0 +1,308 @@
+"""The revalidation cache: `GET /todos/<id>` with a current ETag answered 304 from Redis alone.
+
+A revalidation that goes to the database pays for the token's session, the caller's
+membership and the todo's version, which is most of what a full GET costs. Once a
+conditional GET has been answered from the database, what it proved is kept in Redis,
+one entry per fact, so the next revalidation by the same session is one round trip:
+
+    s:<session>        the session is live and belongs to its user
+    u:<user>           the user is active
+    m:<user>:<list>    the user is a member of the list (any role may read)
+    t:<todo>           the todo is in that list and has that ETag
+
+Correctness rests on the database, never on the cache: every commit that changes one
+of those facts (an ORM change, a bulk UPDATE/DELETE, a cascade) overwrites the entry
+with a tombstone after it commits, and an entry is only ever written by a request that
+read the database after the last tombstone of that entry. Both come from one counter:
+a tombstone takes the next value, a request reads the counter before its database
+reads (in the same round trip as the cache check), and may replace a tombstone only
+when it read the counter at or after it. Changes whose entries cannot be named (a list
+deleted with its todos and members, a user deleted) raise a floor instead: entries
+written before it are ignored. Every entry expires after REVALIDATION_CACHE_SECONDS,
+which also bounds what a commit whose tombstone could not be written (Redis out of
+reach at that moment, or the process killed in between) can leave behind; a process
+that failed to write a tombstone raises the floor as soon as Redis answers again.
+
+Only `If-None-Match` reads use it: writes check `If-Match` against the database, and
+a request the cache cannot answer takes the database path exactly as before. Without
+Redis (REDIS_URL unset) nothing is cached.
+"""
+
+import logging
+
+import redis
+from flask import current_app, g, request
+from sqlalchemy import event as sa_event
+from sqlalchemy import inspect
+from sqlalchemy.orm import Session
+
+from app.auth.claims import token_claims
+from app.models.base import utcnow
+from app.ratelimit import bearer_token
+
+log = logging.getLogger(__name__)
+
+PREFIX = "todos:reval:"
+COUNTER, FLOOR = PREFIX + "counter", PREFIX + "floor"
+ENDPOINT = "api.todo"  # the routing table's name of GET /todos/<id>
+
+_KEYS = "revalidation_keys"  # session.info: entries a commit must tombstone
+_RAISE = "revalidation_floor"  # session.info: the commit must raise the floor
+_HANDLED = "revalidation"  # execution option of a bulk statement whose entries the caller names
+
+# KEYS: counter, floor, s:<sid>, u:<uid>, t:<tid>; ARGV: uid, prefix of m:<uid>:
+# Answers {counter} on a miss, {counter, etag} on a hit.
+CHECK = """
+local counter = tonumber(redis.call('GET', KEYS[1]) or '0')
+local floor = tonumber(redis.call('GET', KEYS[2]) or '0')
+local function fact(key)
+  local v = redis.call('GET', key)
+  if not v then return nil end
+  local kind, seq, rest = string.match(v, '^(%a) (%d+) ?(.*)$')
+  if kind ~= 'p' or tonumber(seq) < floor then return nil end
+  return rest
+end
+if fact(KEYS[3]) ~= ARGV[1] or not fact(KEYS[4]) then return {counter} end
+local todo = fact(KEYS[5])
+if not todo then return {counter} end
+local list_id, etag = string.match(todo, '^(%d+) (.+)$')
+if not list_id or not fact(ARGV[2] .. list_id) then return {counter} end
+return {counter, etag}
+"""
+
+# KEYS: the entries; ARGV: counter read before the database reads, then per entry: its value, its TTL.
+FILL = """
+local seen = tonumber(ARGV[1])
+for i, key in ipairs(KEYS) do
+  local v = redis.call('GET', key)
+  local ok = true
+  if v then
+    local kind, seq = string.match(v, '^(%a) (%d+)')
+    seq = tonumber(seq)
+    if kind == 'x' then ok = seen >= seq else ok = seen > seq end
+  end
+  if ok then redis.call('SET', key, 'p ' .. seen .. ' ' .. ARGV[2 * i], 'EX', ARGV[2 * i + 1]) end
+end
+return 1
+"""
+
+# KEYS: counter, then the entries to tombstone; ARGV: TTL. Answers the tombstones' counter value.
+FORGET = """
+local seq = redis.call('INCR', KEYS[1])
+for i = 2, #KEYS do redis.call('SET', KEYS[i], 'x ' .. seq, 'EX', ARGV[1]) end
+return seq
+"""
+
+# KEYS: counter, floor. Every entry written before this is ignored from now on.
+RAISE = """
+local seq = redis.call('INCR', KEYS[1])
+redis.call('SET', KEYS[2], seq)
+return seq
+"""
+
+
+def session_key(session_id):
+    return f"{PREFIX}s:{session_id}"
+
+
+def user_key(user_id):
+    return f"{PREFIX}u:{user_id}"
+
+
+def member_key(user_id, list_id):
+    return f"{PREFIX}m:{user_id}:{list_id}"
+
+
+def todo_key(todo_id):
+    return f"{PREFIX}t:{todo_id}"
+
+
+class RevalidationCache:
+    """The Redis side: check, fill, forget, raise the floor. Redis errors never fail a request."""
+
+    def __init__(self, client, seconds):
+        self.client, self.seconds = client, seconds
+        self._check = client.register_script(CHECK)
+        self._fill = client.register_script(FILL)
+        self._forget = client.register_script(FORGET)
+        self._raise = client.register_script(RAISE)
+        self._owe_floor = False  # a tombstone of this process was lost: raise the floor first
+
+    def check(self, session_id, user_id, todo_id):
+        """(counter, ETag or None); None when Redis does not answer."""
+        try:
+            self._settle()
+            keys = [COUNTER, FLOOR, session_key(session_id), user_key(user_id), todo_key(todo_id)]
+            found = self._check(keys, [str(user_id), f"{PREFIX}m:{user_id}:"])
+        except redis.RedisError as e:
+            log.debug("revalidation: cache unavailable (%s)", e)
+            return None
+        counter = int(found[0])
+        etag = found[1].decode() if len(found) > 1 else None
+        return counter, etag
+
+    def fill(self, seen, facts):
+        """Write `facts` ([(key, value, ttl)]) as read from the database after the counter was `seen`."""
+        if not facts:
+            return
+        args = [seen]
+        for _, value, ttl in facts:
+            args += [value, max(1, int(ttl))]
+        try:
+            self._fill([key for key, _, _ in facts], args)
+        except redis.RedisError as e:
+            log.debug("revalidation: could not fill (%s)", e)
+
+    def forget(self, keys, raise_floor=False):
+        """Tombstone `keys` (and raise the floor) after a commit changed what they cache."""
+        try:
+            self._settle()
+            if raise_floor:
+                self._raise([COUNTER, FLOOR])
+            if keys:
+                self._forget([COUNTER, *sorted(keys)], [self.seconds])
+        except redis.RedisError as e:
+            self._owe_floor = True
+            log.warning("revalidation: could not invalidate after a commit (%s); the floor rises when Redis is back", e)
+
+    def _settle(self):
+        if self._owe_floor:
+            self._raise([COUNTER, FLOOR])
+            self._owe_floor = False
+
+
+def cache():
+    """The app's RevalidationCache, or None without Redis."""
+    return current_app.extensions.get("revalidation")
+
+
+def init_revalidation(app):
+    """Bind the cache when Redis is configured; answer cached revalidations before any view runs."""
+    url, seconds = app.config["REDIS_URL"], app.config["REVALIDATION_CACHE_SECONDS"]
+    if not url or seconds <= 0:
+        return
+    client = redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
+    app.extensions["revalidation"] = RevalidationCache(client, seconds)
+    app.before_request(answer_from_cache)
+
+
+def answer_from_cache():
+    """A 304 for `GET /todos/<id>` whose If-None-Match holds the cached ETag, else nothing.
+
+    Runs after the rate limiter (a 304 counts like any request) and the request id; the
+    token is verified here exactly as flask-jwt-extended would (signature, expiry, an
+    access token); the session, user and membership are the cache's entries.
+    """
+    if request.method != "GET" or not request.if_none_match or request.endpoint != ENDPOINT:
+        return None
+    token = bearer_token()
+    claims = token_claims(token) if token else None
+    if claims is None or claims.get("type") != "access" or "sid" not in claims:
+        return None
+    found = cache().check(claims["sid"], claims["sub"], request.view_args["todo_id"])
+    if found is None:
+        return None
+    g.revalidation_seen, etag = found
+    if etag is None or not request.if_none_match.contains_weak(etag.strip('"')):
+        return None
+    response = current_app.response_class(status=304)
+    response.headers["ETag"] = etag
+    return response
+
+
+def remember(user, session, list_id, todo_id, etag):
+    """After the database answered a revalidation: cache what it proved, for the next one."""
+    seen = g.get("revalidation_seen")
+    found = cache()
+    if seen is None or found is None:
+        return
+    seconds = found.seconds
+    session_left = (session.expires_at - utcnow()).total_seconds()
+    found.fill(
+        seen,
+        [
+            (session_key(session.id), str(user.id), min(seconds, session_left)),
+            (user_key(user.id), "", seconds),
+            (member_key(user.id, list_id), "", seconds),
+            (todo_key(todo_id), f"{list_id} {etag}", seconds),
+        ],
+    )
+
+
+# --- invalidation: what each commit changed -------------------------------------------------
+
+
+def _watched():
+    from app.models import AuthSession, Membership, Todo, TodoList, User
+
+    return AuthSession, Membership, Todo, TodoList, User
+
+
+def _changed(obj, *names):
+    state = inspect(obj)
+    return any(state.attrs[name].history.has_changes() for name in names)
+
+
+def _after_flush(session, flush_context):
+    AuthSession, Membership, Todo, TodoList, User = _watched()
+    keys = session.info.setdefault(_KEYS, set())
+    for obj in session.deleted:
+        if isinstance(obj, Todo):
+            keys.add(todo_key(obj.id))
+        elif isinstance(obj, Membership):
+            keys.add(member_key(obj.user_id, obj.list_id))
+        elif isinstance(obj, AuthSession):
+            keys.add(session_key(obj.id))
+        elif isinstance(obj, (User, TodoList)):  # cascades reach rows this session never loaded
+            session.info[_RAISE] = True
+    for obj in session.dirty:
+        if isinstance(obj, Todo) and session.is_modified(obj):
+            keys.add(todo_key(obj.id))
+        elif isinstance(obj, Membership) and session.is_modified(obj):
+            keys.add(member_key(obj.user_id, obj.list_id))
+            if _changed(obj, "user_id", "list_id"):
+                session.info[_RAISE] = True
+        elif isinstance(obj, AuthSession) and _changed(obj, "revoked_at", "expires_at", "user_id"):
+            keys.add(session_key(obj.id))
+        elif isinstance(obj, User) and _changed(obj, "is_active", "role"):
+            keys.add(user_key(obj.id))
+
+
+def _do_orm_execute(state):
+    """A bulk UPDATE or DELETE of a watched table raises the floor, unless its caller names the entries."""
+    if not (state.is_update or state.is_delete) or state.execution_options.get(_HANDLED):
+        return
+    table = getattr(state.statement, "table", None)
+    if table is not None and table.name in _WATCHED_TABLES:
+        state.session.info[_RAISE] = True
+
+
+_WATCHED_TABLES = {"todos", "memberships", "auth_sessions", "users", "todo_lists"}
+
+
+def forget_on_commit(session, keys):
+    """Tombstone `keys` when `session` commits: for bulk statements run with `handled()`."""
+    session.info.setdefault(_KEYS, set()).update(keys)
+
+
+def handled():
+    """Execution options of a bulk statement whose changed entries the caller passes to forget_on_commit."""
+    return {_HANDLED: True}
+
+
+def _after_commit(session):
+    # Nothing is dropped on rollback: a later commit of the same session only tombstones a
+    # few entries more than it needs to, which costs one database revalidation each.
+    keys, raise_floor = session.info.pop(_KEYS, None), session.info.pop(_RAISE, False)
+    if not keys and not raise_floor:
+        return
+    from flask import has_app_context
+
+    found = cache() if has_app_context() else None
+    if found is not None:
+        found.forget(keys or (), raise_floor)
+
+
+sa_event.listen(Session, "after_flush", _after_flush)
+sa_event.listen(Session, "do_orm_execute", _do_orm_execute)
+sa_event.listen(Session, "after_commit", _after_commit)
