@@ -29,6 +29,7 @@ Redis (REDIS_URL unset) nothing is cached.
 """
 
 import logging
+import time
 
 import redis
 from flask import current_app, g, request
@@ -49,6 +50,7 @@ ENDPOINT = "api.todo"  # the routing table's name of GET /todos/<id>
 _KEYS = "revalidation_keys"  # session.info: entries a commit must tombstone
 _RAISE = "revalidation_floor"  # session.info: the commit must raise the floor
 _HANDLED = "revalidation"  # execution option of a bulk statement whose entries the caller names
+COOL_OFF_SECONDS = 5  # after a Redis error, neither reads nor writes wait on Redis this long
 
 # KEYS: counter, floor, s:<sid>, u:<uid>, t:<tid>; ARGV: uid, prefix of m:<uid>:
 # Answers {counter} on a miss, {counter, etag} on a hit.
@@ -127,15 +129,18 @@ class RevalidationCache:
         self._forget = client.register_script(FORGET)
         self._raise = client.register_script(RAISE)
         self._owe_floor = False  # a tombstone of this process was lost: raise the floor first
+        self._down_until = 0.0
 
     def check(self, session_id, user_id, todo_id):
         """(counter, ETag or None); None when Redis does not answer."""
+        if time.monotonic() < self._down_until:
+            return None
         try:
             self._settle()
             keys = [COUNTER, FLOOR, session_key(session_id), user_key(user_id), todo_key(todo_id)]
             found = self._check(keys, [str(user_id), f"{PREFIX}m:{user_id}:"])
         except redis.RedisError as e:
-            log.debug("revalidation: cache unavailable (%s)", e)
+            self._failed(e)
             return None
         counter = int(found[0])
         etag = found[1].decode() if len(found) > 1 else None
@@ -151,11 +156,13 @@ class RevalidationCache:
         try:
             self._fill([key for key, _, _ in facts], args)
         except redis.RedisError as e:
-            log.debug("revalidation: could not fill (%s)", e)
+            self._failed(e)
 
     def forget(self, keys, raise_floor=False):
         """Tombstone `keys` (and raise the floor) after a commit changed what they cache."""
         try:
+            if time.monotonic() < self._down_until:
+                raise redis.ConnectionError("cooling off after an error")
             self._settle()
             if raise_floor:
                 self._raise([COUNTER, FLOOR])
@@ -163,7 +170,12 @@ class RevalidationCache:
                 self._forget([COUNTER, *sorted(keys)], [self.seconds])
         except redis.RedisError as e:
             self._owe_floor = True
+            self._failed(e)
             log.warning("revalidation: could not invalidate after a commit (%s); the floor rises when Redis is back", e)
+
+    def _failed(self, error):
+        self._down_until = time.monotonic() + COOL_OFF_SECONDS
+        log.debug("revalidation: Redis unavailable (%s); not used for %ss", error, COOL_OFF_SECONDS)
 
     def _settle(self):
         if self._owe_floor:

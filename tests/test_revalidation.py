@@ -183,7 +183,11 @@ def test_an_invalidation_lost_to_a_redis_outage_raises_the_floor(app, client, ca
         assert cut._owe_floor  # noqa: SLF001
         # The stale entry is still there; a process that lost a tombstone must not let it answer.
         assert store.get(todo_key(cast.todo_id)).startswith(b"p ")
+        # Meanwhile the cache is skipped rather than waited on, and the database answers.
+        r = revalidate(client, cast, cast.owner, etag)
+        assert r.status_code == 200 and r.json["title"] == "Unseen"
         outage.restore()
+        cut._down_until = 0.0  # noqa: SLF001 - the cool-off has passed
         r = revalidate(client, cast, cast.owner, etag)
         assert r.status_code == 200 and r.json["title"] == "Unseen"
         assert not cut._owe_floor  # noqa: SLF001
