@@ -52,11 +52,32 @@ _RAISE = "revalidation_floor"  # session.info: the commit must raise the floor
 _HANDLED = "revalidation"  # execution option of a bulk statement whose entries the caller names
 COOL_OFF_SECONDS = 5  # after a Redis error, neither reads nor writes wait on Redis this long
 
+# Every script starts with this: the counter and the floor, both set to the current time in
+# microseconds when Redis has no counter (new, or restarted empty), so the counter never
+# goes back and whatever was read before such a restart falls below the floor.
+CLOCK = """
+local function clock()
+  local c = redis.call('GET', KEYS[1])
+  if c then return tonumber(c), tonumber(redis.call('GET', KEYS[2]) or '0') end
+  local t = redis.call('TIME')
+  local now = string.format('%.0f', tonumber(t[1]) * 1000000 + tonumber(t[2]))
+  redis.call('SET', KEYS[1], now)
+  redis.call('SET', KEYS[2], now)
+  return tonumber(now), tonumber(now)
+end
+local function tick()
+  local seq = string.format('%.0f', clock() + 1)
+  redis.call('SET', KEYS[1], seq)
+  return seq
+end
+"""
+
 # KEYS: counter, floor, s:<sid>, u:<uid>, t:<tid>; ARGV: uid, prefix of m:<uid>:
 # Answers {counter} on a miss, {counter, etag} on a hit.
-CHECK = """
-local counter = tonumber(redis.call('GET', KEYS[1]) or '0')
-local floor = tonumber(redis.call('GET', KEYS[2]) or '0')
+CHECK = (
+    CLOCK
+    + """
+local counter, floor = clock()
 local function fact(key)
   local v = redis.call('GET', key)
   if not v then return nil end
@@ -71,11 +92,18 @@ local list_id, etag = string.match(todo, '^(%d+) (.+)$')
 if not list_id or not fact(ARGV[2] .. list_id) then return {counter} end
 return {counter, etag}
 """
+)
 
-# KEYS: the entries; ARGV: counter read before the database reads, then per entry: its value, its TTL.
-FILL = """
+# KEYS: counter, floor, then the entries; ARGV: the counter read before the database reads,
+# then per entry: its value, its TTL.
+FILL = (
+    CLOCK
+    + """
+local _, floor = clock()
 local seen = tonumber(ARGV[1])
-for i, key in ipairs(KEYS) do
+if seen < floor then return 0 end
+for i = 3, #KEYS do
+  local key = KEYS[i]
   local v = redis.call('GET', key)
   local ok = true
   if v then
@@ -83,24 +111,30 @@ for i, key in ipairs(KEYS) do
     seq = tonumber(seq)
     if kind == 'x' then ok = seen >= seq else ok = seen > seq end
   end
-  if ok then redis.call('SET', key, 'p ' .. seen .. ' ' .. ARGV[2 * i], 'EX', ARGV[2 * i + 1]) end
+  if ok then redis.call('SET', key, 'p ' .. ARGV[1] .. ' ' .. ARGV[2 * i - 4], 'EX', ARGV[2 * i - 3]) end
 end
 return 1
 """
+)
 
-# KEYS: counter, then the entries to tombstone; ARGV: TTL. Answers the tombstones' counter value.
-FORGET = """
-local seq = redis.call('INCR', KEYS[1])
-for i = 2, #KEYS do redis.call('SET', KEYS[i], 'x ' .. seq, 'EX', ARGV[1]) end
-return seq
+# KEYS: counter, floor, then the entries to tombstone; ARGV: TTL.
+FORGET = (
+    CLOCK
+    + """
+local seq = tick()
+for i = 3, #KEYS do redis.call('SET', KEYS[i], 'x ' .. seq, 'EX', ARGV[1]) end
+return 1
 """
+)
 
 # KEYS: counter, floor. Every entry written before this is ignored from now on.
-RAISE = """
-local seq = redis.call('INCR', KEYS[1])
-redis.call('SET', KEYS[2], seq)
-return seq
+RAISE = (
+    CLOCK
+    + """
+redis.call('SET', KEYS[2], tick())
+return 1
 """
+)
 
 
 def session_key(session_id):
@@ -154,7 +188,7 @@ class RevalidationCache:
         for _, value, ttl in facts:
             args += [value, max(1, int(ttl))]
         try:
-            self._fill([key for key, _, _ in facts], args)
+            self._fill([COUNTER, FLOOR, *(key for key, _, _ in facts)], args)
         except redis.RedisError as e:
             self._failed(e)
 
@@ -167,7 +201,7 @@ class RevalidationCache:
             if raise_floor:
                 self._raise([COUNTER, FLOOR])
             if keys:
-                self._forget([COUNTER, *sorted(keys)], [self.seconds])
+                self._forget([COUNTER, FLOOR, *sorted(keys)], [self.seconds])
         except redis.RedisError as e:
             self._owe_floor = True
             self._failed(e)

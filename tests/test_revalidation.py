@@ -202,3 +202,18 @@ def test_without_redis_nothing_is_cached(database_url):
     assert "revalidation" not in app.extensions
     with app.app_context():
         db.session.remove()
+
+
+def test_what_was_read_before_redis_restarted_empty_is_never_trusted(app, store):
+    """The counter restarts at the current time in microseconds, and the floor with it."""
+    with app.app_context():
+        cache = app.extensions["revalidation"]
+        seen_before = cache.check(1, 1, 7)[0]
+        for key in store.scan_iter(PREFIX + "*"):  # Redis restarted with nothing kept
+            store.delete(key)
+        cache.fill(seen_before, [(todo_key(7), '1 "old"', 60)])
+        assert store.get(todo_key(7)) is None
+        seen_after = cache.check(1, 1, 7)[0]
+        assert seen_after > seen_before
+        cache.forget([todo_key(7)])
+        assert int(store.get(todo_key(7)).split()[1]) == seen_after + 1
