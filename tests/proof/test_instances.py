@@ -45,6 +45,23 @@ def test_logout_on_one_instance_is_seen_on_the_other(pair, routes_app):
     assert Client(b.url).post("/auth/refresh", token=user.refresh).status_code == 401
 
 
+def test_a_change_on_one_instance_is_never_answered_304_on_the_other(pair, routes_app):
+    """The revalidation cache lives in Redis: a commit on A invalidates what B cached."""
+    a, b = pair()
+    user = new_user(a.url, "reval")
+    owner_a, owner_b = Client(a.url, user.access), Client(b.url, user.access)
+    list_id = owner_a.post("/lists", json={"name": "Revalidated"}).json()["id"]
+    todo = owner_a.post(f"/lists/{list_id}/todos", json={"title": "First"}).json()
+    etag = owner_b.get(f"/todos/{todo['id']}").headers["ETag"]
+    for _ in range(3):  # the first answer comes from the database, the next ones from Redis
+        assert owner_b.get(f"/todos/{todo['id']}", headers={"If-None-Match": etag}).status_code == 304
+    assert owner_a.patch(f"/todos/{todo['id']}", json={"title": "Second"}).status_code == 200
+    r = owner_b.get(f"/todos/{todo['id']}", headers={"If-None-Match": etag})
+    assert r.status_code == 200 and r.json()["title"] == "Second", r.text
+    assert owner_a.post("/auth/logout").status_code == 204
+    assert owner_b.get(f"/todos/{todo['id']}", headers={"If-None-Match": r.headers["ETag"]}).status_code == 401
+
+
 def test_rate_limit_is_shared_by_both_instances(pair, routes_app):
     a, b = pair({"RATE_LIMIT_DEFAULT": "10 per minute"})
     user = new_user(a.url, f"limit-{uuid.uuid4().hex[:8]}-")
