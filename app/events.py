@@ -7,57 +7,82 @@ from sqlalchemy import insert, or_, select
 from sqlalchemy.orm import Session
 
 from app.extensions import db
-from app.models import Membership, Webhook, WebhookDelivery
+from app.models import Membership, Webhook, WebhookDelivery, WebhookEvent
 from app.models.base import utcnow
 
-# Set on a session that recorded deliveries; its commit then wakes the delivery worker.
-_PENDING = "webhook_deliveries_recorded"
+# Set on a session that recorded events; its commit then wakes the delivery worker.
+_PENDING = "webhook_events_recorded"
 
 
-def record_event(event, list_id, data):
-    """Queue `event` for every enabled webhook that follows `list_id`.
+def record_event(event, list_id, data, resolve_now=False):
+    """Record `event` on list `list_id` in the outbox: one row, however many webhooks follow the list.
 
-    Call it before the commit of the change it describes: the rows commit or roll
+    Call it before the commit of the change it describes: the row commits or rolls
     back with it, so a committed change is never lost and a rolled-back one never
-    sent. `data` is the API representation of the object (the schema's dump).
-    Webhooks follow one list, or every list their owner is a member of; the members
-    are read now, so call it before deleting a list or removing a member.
+    sent. `data` is the API representation of the object (the schema's dump). The
+    delivery worker fans the event out to the webhooks that follow the list when it
+    picks it up (app.webhooks.fanout). `resolve_now` finds them now instead, for the
+    events whose change takes the audience away (`member.removed`, `list.deleted`):
+    call it then before removing the member or deleting the list.
     """
+    now = utcnow()
+    targets = None
+    if resolve_now:
+        targets = subscribers(event, list_id)
+        if not targets:
+            return
+    db.session.execute(
+        insert(WebhookEvent).values(
+            event=event, list_id=list_id, payload=message(event, data, now), webhook_ids=targets, created_at=now
+        )
+    )
+    wake_worker_on_commit()
+
+
+def subscribers(event, list_id):
+    """Ids of the enabled webhooks of the list's members that follow it and take `event`, as of now."""
     member_ids = select(Membership.user_id).where(Membership.list_id == list_id)
     webhooks = db.session.execute(
-        select(Webhook.id, Webhook.events).where(
+        select(Webhook.id, Webhook.events)
+        .where(
             Webhook.active.is_(True),
             Webhook.user_id.in_(member_ids),
             or_(Webhook.list_id == list_id, Webhook.all_lists.is_(True)),
         )
+        .order_by(Webhook.id)
     ).all()
-    rows = [delivery_row(webhook_id, event, data) for webhook_id, events in webhooks if event in events]
-    if rows:  # one multi-row INSERT in the caller's transaction, however many webhooks follow the list
-        db.session.execute(insert(WebhookDelivery), rows)
-        wake_worker_on_commit()
+    return [webhook_id for webhook_id, events in webhooks if event in events]
 
 
-def delivery_row(webhook_id, event, data):
-    """The column values of one pending delivery of `event`, due now."""
-    now = utcnow()
-    message_id = "msg_" + uuid.uuid4().hex
-    payload = {"id": message_id, "type": event, "created_at": now.strftime("%Y-%m-%dT%H:%M:%SZ"), "data": data}
+def message(event, data, now):
+    """The body every webhook receives for `event`: `{"id", "type", "created_at", "data"}`, with a new id."""
+    return {
+        "id": "msg_" + uuid.uuid4().hex,
+        "type": event,
+        "created_at": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "data": data,
+    }
+
+
+def delivery_row(webhook_id, payload, due, now):
+    """The column values of one pending delivery of the message `payload`, due at `due`."""
     return {
         "webhook_id": webhook_id,
-        "message_id": message_id,
-        "event": event,
+        "message_id": payload["id"],
+        "event": payload["type"],
         "payload": payload,
         "status": "pending",
         "attempts": 0,
-        "next_attempt_at": now,
-        "created_at": now,
+        "next_attempt_at": due,
+        "created_at": due,
         "updated_at": now,
     }
 
 
 def queue_delivery(webhook_id, event, data):
     """Add one pending delivery of `event` to the session; it commits with the caller's change."""
-    delivery = WebhookDelivery(**delivery_row(webhook_id, event, data))
+    now = utcnow()
+    delivery = WebhookDelivery(**delivery_row(webhook_id, message(event, data, now), now, now))
     db.session.add(delivery)
     wake_worker_on_commit()
     return delivery

@@ -61,6 +61,7 @@ def reset(url, params):
             "DELETE FROM todo_tags WHERE todo_id > :n",
             "DELETE FROM todos WHERE id > :n",
             "DELETE FROM webhook_deliveries",
+            "DELETE FROM webhook_events",
             "DELETE FROM idempotency_keys",
         ):
             conn.exec_driver_sql(sql.replace(":n", str(int(params["todos"]))))
@@ -71,6 +72,6 @@ def reset_run(url):
     """Forget the sessions, links and webhooks of earlier runs (done before the servers start)."""
     engine = engine_for(url)
     with engine.begin() as conn:
-        for table in ("webhook_deliveries", "webhooks", "share_links", "auth_sessions"):
+        for table in ("webhook_events", "webhook_deliveries", "webhooks", "share_links", "auth_sessions"):
             conn.exec_driver_sql(f"DELETE FROM {table}")
     engine.dispose()

@@ -13,6 +13,7 @@ Usage: python -m bench.seed DATABASE_URL [--todos 1000000] [--users 1000] [--lis
 """
 
 import argparse
+import hashlib
 import json
 import random
 import time
@@ -60,7 +61,20 @@ def plan(todos, users=1000, lists=10000):
         "lists": lists,
         "reader_todos": reader,
         "big_list_todos": big,
+        "schema": schema_fingerprint(),
     }
+
+
+def schema_fingerprint():
+    """A short hash of every table, column, type and index of app.models: a changed schema seeds again."""
+    from app.extensions import db
+    from app.models import Todo  # noqa: F401  (registers every table)
+
+    parts = []
+    for table in sorted(db.metadata.tables.values(), key=lambda t: t.name):
+        parts += [f"{table.name}.{c.name}:{c.type}" for c in table.columns]
+        parts += sorted(f"{table.name}#{ix.name}" for ix in table.indexes)
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:12]
 
 
 def _users(params, password_hash):

@@ -277,8 +277,9 @@ def redis_outage(database_url, redis_url):
             logout = other.client.post("/auth/logout").status_code
             after_logout = other.client.get("/users/me").status_code
             with engine_for(database_url).connect() as conn:
-                queued = conn.execute(
-                    text("SELECT count(*) FROM webhook_deliveries WHERE webhook_id = :w"), {"w": hook.json()["id"]}
+                queued = conn.execute(  # no delivery worker runs here: the event stays in the outbox
+                    text("SELECT count(*) FROM webhook_events WHERE list_id = :l AND event = 'todo.created'"),
+                    {"l": list_id},
                 ).scalar()
             proxy.restore()
             back, took = _poll(lambda: requests.get(server.url + "/readyz", timeout=10).status_code == 200, 10)

@@ -5,6 +5,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Webhook, WebhookDelivery
+from app.webhooks.fanout import fan_out
 from tests.factories import make_cast
 
 PROBLEM = "application/problem+json"
@@ -134,6 +135,7 @@ def test_member_events(app, client, auth, cast):
     client.post(url(cast), headers=cast.owner.headers, json={"email": newcomer.email, "role": "viewer"})
     client.delete(url(cast, newcomer.id), headers=cast.owner.headers)
     with app.app_context():
+        fan_out()  # the delivery worker's first step: one delivery per subscribed webhook
         rows = db.session.execute(select(WebhookDelivery).order_by(WebhookDelivery.id)).scalars().all()
         assert [(row.event, row.payload["data"]["user_id"]) for row in rows] == [
             ("member.added", newcomer.id),

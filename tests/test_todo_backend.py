@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import ShareLink, Todo, Webhook, WebhookDelivery
+from app.webhooks.fanout import fan_out
 from tests.conftest import make_config
 from tests.test_share_links import PROBLEM, make_list, share
 
@@ -346,6 +347,7 @@ def test_changes_are_the_members_todos(app, client, owner, list_id, root):
     client.patch(made["url"], json={"completed": True})
     client.delete(made["url"])
     with app.app_context():
+        fan_out()  # the delivery worker's first step: one delivery per subscribed webhook
         deliveries = db.session.execute(select(WebhookDelivery).order_by(WebhookDelivery.id)).scalars().all()
         assert [d.event for d in deliveries] == ["todo.created", "todo.updated", "todo.completed", "todo.deleted"]
         data = deliveries[2].payload["data"]

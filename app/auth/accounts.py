@@ -44,7 +44,7 @@ def delete_account(user):
         .where(Membership.user_id == user.id, Membership.role == "owner", TodoList.id.not_in(other_owners))
     ).all()
     for list_id, name in sole_owned:
-        record_event("list.deleted", list_id, {"id": list_id, "name": name})
+        record_event("list.deleted", list_id, {"id": list_id, "name": name}, resolve_now=True)
     if sole_owned:
         db.session.execute(delete(TodoList).where(TodoList.id.in_([row.id for row in sole_owned])))
     db.session.execute(delete(Membership).where(Membership.user_id == user.id))

@@ -5,7 +5,7 @@ from app.models.share_link import ShareLink
 from app.models.todo import Todo, TodoTag
 from app.models.todo_list import MEMBER_ROLES, Membership, TodoList
 from app.models.user import ROLES, AuthSession, User
-from app.models.webhook import EVENTS, Webhook, WebhookDelivery
+from app.models.webhook import EVENTS, Webhook, WebhookDelivery, WebhookEvent
 
 __all__ = [
     "EVENTS",
@@ -21,4 +21,5 @@ __all__ = [
     "User",
     "Webhook",
     "WebhookDelivery",
+    "WebhookEvent",
 ]

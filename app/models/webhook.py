@@ -1,4 +1,4 @@
-"""Webhook subscriptions and their deliveries (the transactional outbox)."""
+"""Webhook subscriptions, the events recorded for them (the transactional outbox) and their deliveries."""
 
 from datetime import datetime
 
@@ -53,8 +53,28 @@ class Webhook(IdMixin, TimestampMixin, db.Model):
         return self.active and not self.orphaned
 
 
+class WebhookEvent(IdMixin, db.Model):
+    """One change, written in its transaction; the worker fans it out into deliveries, then deletes it.
+
+    One row per change, however many webhooks follow the list: the request pays for one
+    INSERT. `list_id` is no foreign key, so that a `list.deleted` event outlives its list.
+    `webhook_ids` names the targets when they were resolved as the event was recorded
+    (when the change itself takes the audience away); None means every webhook that
+    follows the list when the worker picks the event up. The ids are not exposed and
+    the rows are deleted once fanned out, so SQLite may reuse them.
+    """
+
+    __tablename__ = "webhook_events"
+
+    event: Mapped[str] = mapped_column(String(32), nullable=False)
+    list_id: Mapped[int] = mapped_column(Integer, nullable=False)
+    payload: Mapped[dict] = mapped_column(JSON, nullable=False)
+    webhook_ids: Mapped[list | None] = mapped_column(JSON(none_as_null=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
 class WebhookDelivery(IdMixin, TimestampMixin, db.Model):
-    """One event for one webhook: written in the transaction of the change, sent later."""
+    """One event for one webhook: made by the fan-out (or a ping), sent by the worker."""
 
     __tablename__ = "webhook_deliveries"
 

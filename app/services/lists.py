@@ -66,5 +66,5 @@ def update_list(membership, data):
 def delete_list(membership):
     """Delete a list with its todos and members; record list.deleted first."""
     view = view_of(membership)
-    record_event("list.deleted", view.id, todo_list_schema.dump(view))
+    record_event("list.deleted", view.id, todo_list_schema.dump(view), resolve_now=True)
     db.session.delete(membership.todo_list)

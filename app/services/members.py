@@ -46,5 +46,5 @@ def change_role(membership, role):
 def remove_member(membership):
     """Remove a member (or leave); the last owner cannot go. Record member.removed first."""
     _keep_an_owner(membership)
-    record_event("member.removed", membership.list_id, member_schema.dump(membership))
+    record_event("member.removed", membership.list_id, member_schema.dump(membership), resolve_now=True)
     db.session.delete(membership)

@@ -1,9 +1,10 @@
-"""The outbox worker: lease due deliveries, send them, record the outcome, schedule retries.
+"""The outbox worker: fan events out, lease due deliveries, send them, record the outcome, schedule retries.
 
 Any number of workers (Celery tasks, `flask webhooks run` loops, on any host) may
 drain at once: a delivery is leased to one of them by a single atomic claim, and a
 worker that dies mid-delivery leaves it to be sent again, with the same
-`webhook-id`, once the lease runs out (at least once).
+`webhook-id`, once the lease runs out (at least once). Before each batch, the recorded
+events are fanned out into deliveries (app.webhooks.fanout).
 """
 
 import logging
@@ -18,6 +19,7 @@ from app.extensions import db
 from app.models import Webhook, WebhookDelivery
 from app.models.base import utcnow
 from app.webhooks import delivery as http
+from app.webhooks.fanout import fan_out
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +140,7 @@ def process(delivery_id, until, clock=utcnow):
 
 
 def drain(clock=utcnow, batch=BATCH, budget_seconds=None):
-    """Send every due delivery, a leased batch at a time; return how many were attempted.
+    """Fan out new events and send every due delivery, a leased batch at a time; return how many were attempted.
 
     `budget_seconds` bounds how long to keep claiming (a Celery task hands over to
     the next one); `clock` is the time the outbox is judged by.
@@ -146,6 +148,7 @@ def drain(clock=utcnow, batch=BATCH, budget_seconds=None):
     started = time.monotonic()
     attempted = 0
     while budget_seconds is None or time.monotonic() - started < budget_seconds:
+        fan_out(clock)
         ids, until = claim(batch, clock())
         if not ids:
             break
