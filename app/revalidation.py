@@ -194,9 +194,10 @@ class RevalidationCache:
 
     def forget(self, keys, raise_floor=False):
         """Tombstone `keys` (and raise the floor) after a commit changed what they cache."""
+        if time.monotonic() < self._down_until:
+            self._owe_floor = True  # Redis failed moments ago: do not wait on it, settle later
+            return
         try:
-            if time.monotonic() < self._down_until:
-                raise redis.ConnectionError("cooling off after an error")
             self._settle()
             if raise_floor:
                 self._raise([COUNTER, FLOOR])

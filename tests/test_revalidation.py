@@ -217,3 +217,17 @@ def test_what_was_read_before_redis_restarted_empty_is_never_trusted(app, store)
         assert seen_after > seen_before
         cache.forget([todo_key(7)])
         assert int(store.get(todo_key(7)).split()[1]) == seen_after + 1
+
+
+def test_commits_during_the_cool_off_do_not_prolong_it(app, store):
+    with app.app_context():
+        cache = app.extensions["revalidation"]
+        cache._failed(redis.ConnectionError("gone"))  # noqa: SLF001
+        ends = cache._down_until  # noqa: SLF001
+        cache.forget([todo_key(7)])
+        assert cache._owe_floor and cache._down_until == ends  # noqa: SLF001
+        assert cache.check(1, 1, 7) is None  # still cooling off: Redis is not asked
+        cache._down_until = 0.0  # noqa: SLF001 - the cool-off has passed
+        floor_before = int(store.get(PREFIX + "floor") or 0)
+        assert cache.check(1, 1, 7) is not None
+        assert int(store.get(PREFIX + "floor")) > floor_before and not cache._owe_floor  # noqa: SLF001
