@@ -72,8 +72,10 @@ DEFAULTS = {
     "DEBUG": False,
     "PROPAGATE_EXCEPTIONS": False,
     "JSON_NESTING_LIMIT": 32,
-    # How long Redis keeps what a database revalidation proved (app/revalidation.py); 0 turns it off.
-    "REVALIDATION_CACHE_SECONDS": 60,
+    # How long Redis keeps what a database revalidation proved (app/revalidation.py): long enough for
+    # clients that poll every few minutes; it also bounds what a worker killed between a commit and
+    # its invalidation can leave behind. 0 turns it off.
+    "REVALIDATION_CACHE_SECONDS": 300,
 }
 
 
