@@ -42,6 +42,12 @@ a `429` adds `Retry-After` in seconds. `/healthz`, `/readyz`, `/metrics` and `/d
 cookies that login sets: a cookie-authenticated write needs the `csrf_access_token` cookie's value in
 `X-CSRF-TOKEN`. Share-link operations take no login: the secret token in their path is the credential.
 
+**Webhooks.** A change is recorded with its commit (never lost, never sent for a rolled-back change) and
+fanned out to the webhooks that follow its list when the delivery worker picks it up, normally within a
+second: a webhook created after a change does not receive it, and a member removed before the fan-out no
+longer receives it (`member.removed` itself reaches the removed member's webhooks, and `list.deleted` the
+deleted list's). Every delivery of one change carries the same `webhook-id`, across retries too.
+
 **Request ids.** Every response carries `X-Request-ID`: the client's when it sent a sane one (1-128 of
 `A-Z a-z 0-9 . _ : -`), else a new one. The server's log line for the request carries the same id.
 """
