@@ -29,6 +29,7 @@ Redis (REDIS_URL unset) nothing is cached.
 """
 
 import logging
+import random
 import time
 
 import redis
@@ -263,17 +264,22 @@ def remember(user, session, list_id, todo_id, etag):
     found = cache()
     if seen is None or found is None:
         return
-    seconds = found.seconds
     session_left = (session.expires_at - utcnow()).total_seconds()
     found.fill(
         seen,
         [
-            (session_key(session.id), str(user.id), min(seconds, session_left)),
-            (user_key(user.id), "", seconds),
-            (member_key(user.id, list_id), "", seconds),
-            (todo_key(todo_id), f"{list_id} {etag}", seconds),
+            (session_key(session.id), str(user.id), min(_lifetime(found.seconds), session_left)),
+            (user_key(user.id), "", _lifetime(found.seconds)),
+            (member_key(user.id, list_id), "", _lifetime(found.seconds)),
+            (todo_key(todo_id), f"{list_id} {etag}", _lifetime(found.seconds)),
         ],
     )
+
+
+def _lifetime(seconds):
+    """75-100% of `seconds`, at random: entries cached together (a page of todos) expire apart,
+    so their database revalidations are spread out instead of arriving in one burst."""
+    return seconds * random.uniform(0.75, 1.0)
 
 
 # --- invalidation: what each commit changed -------------------------------------------------

@@ -231,3 +231,10 @@ def test_commits_during_the_cool_off_do_not_prolong_it(app, store):
         floor_before = int(store.get(PREFIX + "floor") or 0)
         assert cache.check(1, 1, 7) is not None
         assert int(store.get(PREFIX + "floor")) > floor_before and not cache._owe_floor  # noqa: SLF001
+
+
+def test_entries_cached_together_expire_apart(app, client, cast, store):
+    primed(app, client, cast, cast.owner)
+    seconds = app.config["REVALIDATION_CACHE_SECONDS"]
+    ttls = [store.ttl(key) for key in store.scan_iter(PREFIX + "[sumt]:*") if store.get(key).startswith(b"p ")]
+    assert len(ttls) == 4 and all(0.75 * seconds - 1 <= t <= seconds for t in ttls), ttls
