@@ -1,6 +1,6 @@
 """The benchmark: real endpoints against same-stack ceilings, in one run, as medians of rounds.
 
-    python -m bench.run            # full run (PostgreSQL, 10k/100k/1M todos, 10 s per measurement)
+    python -m bench.run            # full run (PostgreSQL, 10k/100k/1M todos, 5 rounds of 8 s per endpoint)
     python -m bench.run --quick    # smoke run: small data sets, 2 s per measurement
 
 Results go to bench/results/ (summary.md, throughput.png, results.json). See README "Benchmarks".
@@ -22,8 +22,8 @@ from bench.server import Server
 
 MODES = {
     "full": {
-        "seconds": 10,
-        "rounds": 3,
+        "seconds": 8,
+        "rounds": 5,
         "sweep_seconds": 5,
         "sweep_rounds": 3,
         "other_rounds": 3,
@@ -123,13 +123,18 @@ def measure(server, scenario, connections, seconds, log):
 
 
 def run_rounds(pairs, rounds, connections, seconds, log, after_round=None):
-    """Measure every (server, scenario) in turn, `rounds` times: {name: [result per round]}."""
+    """Measure every (server, scenario) in turn, `rounds` times: {name: [result per round]}.
+
+    Every other round runs in reverse order, so scenarios compared with their neighbour
+    (a 304 and a full GET, a create with and without webhooks) each go first as often as
+    second, and a machine that slows down or speeds up during a round favours neither.
+    """
     results = {}
     for r in range(rounds):
         log(f"round {r + 1}/{rounds} (c={connections}, {seconds:g} s each)")
         if after_round:
             after_round("before", r)
-        for server, scenario in pairs:
+        for server, scenario in pairs if r % 2 == 0 else reversed(pairs):
             results.setdefault(scenario.name, []).append(measure(server, scenario, connections, seconds, log))
         if after_round:
             after_round("after", r)
