@@ -147,8 +147,26 @@ def _handle_unexpected(e):
     return problem(500)
 
 
+def _release_session(exc):
+    """End the request's session without letting a dead connection fail the request.
+
+    Closing rolls back an open transaction; if the database went away meanwhile that
+    rollback raises, and an exception in teardown escapes Flask's error handlers (the
+    server would answer its own HTML 500 after the response was decided). The
+    connection is discarded instead; Flask-SQLAlchemy's own teardown then finds nothing.
+    """
+    from app.extensions import db
+
+    try:
+        db.session.remove()
+    except DBAPIError as e:
+        log.warning("database unavailable while ending a request's session: %s", type(e.orig).__name__)
+        db.session.registry.clear()
+
+
 def register_error_handlers(app):
     """Route every exception, from any layer, to one problem+json shape."""
+    app.teardown_appcontext(_release_session)  # registered after Flask-SQLAlchemy's, so it runs first
     app.register_error_handler(HTTPException, _handle_http)
     app.register_error_handler(ValidationError, _handle_validation)
     app.register_error_handler(DBAPIError, _handle_database)

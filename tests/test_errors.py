@@ -179,3 +179,21 @@ def test_request_id_echoed_only_when_sane(client, given, kept):
 def test_api_responses_are_not_cached(client):
     r = client.get("/api/v1/users/me")
     assert r.headers["Cache-Control"] == "no-store"
+
+
+@pytest.mark.postgres
+def test_a_connection_lost_mid_request_does_not_fail_the_teardown(app, database_url):
+    """The session's closing rollback meets a dead connection: the request still ends cleanly."""
+    import psycopg
+    from sqlalchemy import text
+
+    from app.extensions import db
+
+    with app.app_context():
+        pid = db.session.execute(text("SELECT pg_backend_pid()")).scalar()  # a transaction is open
+        admin = database_url.replace("postgresql+psycopg://", "postgresql://")
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute("SELECT pg_terminate_backend(%s)", (pid,))
+    # Leaving the context ran the teardown without raising; the next request works.
+    with app.app_context():
+        assert db.session.execute(text("SELECT 1")).scalar() == 1
