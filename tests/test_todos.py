@@ -323,3 +323,16 @@ def test_membership_rows_untouched_by_todo_writes(app, client, cast):
     post(client, cast, {"title": "x"})
     with app.app_context():
         assert db.session.execute(select(Membership).where(Membership.list_id == cast.list_id)).scalars().all()
+
+
+@pytest.mark.parametrize(
+    ("method", "field"),
+    [("post", "assignee_id"), ("patch", "assignee_id"), ("patch", "list_id")],
+)
+def test_an_id_beyond_32_bits_is_422_not_a_database_error(client, auth, method, field):
+    owner = auth.user()
+    list_id = client.post("/api/v1/lists", json={"name": "L"}, headers=owner.headers).json["id"]
+    todo = client.post(f"/api/v1/lists/{list_id}/todos", json={"title": "T"}, headers=owner.headers).json
+    path = f"/api/v1/lists/{list_id}/todos" if method == "post" else f"/api/v1/todos/{todo['id']}"
+    r = getattr(client, method)(path, json={"title": "T", field: 2_319_810_663_878}, headers=owner.headers)
+    assert r.status_code == 422 and r.mimetype == "application/problem+json" and field in r.json["errors"], r.json

@@ -8,6 +8,8 @@ from marshmallow import fields, post_load, validate
 from app.schemas.base import AbsoluteUrl, ResourceSchema, UTCDateTime
 from app.schemas.fields import StrictBoolean
 
+MAX_ID = 2_147_483_647  # ids are 32-bit: a larger one names nothing (422, never a database error)
+
 TAG_PATTERN = r"^[A-Za-z0-9_-]{1,50}$"
 MAX_TAGS = 20
 
@@ -47,7 +49,9 @@ class TodoSchema(ResourceSchema):
         fields.String(validate=validate.Regexp(TAG_PATTERN, error="Tags are 1-50 letters, digits, '-' or '_'.")),
         validate=validate.Length(max=MAX_TAGS, error="At most 20 tags."),
     )
-    assignee_id = JSONInteger(allow_none=True, metadata={"description": "A member of the list."})
+    assignee_id = JSONInteger(
+        allow_none=True, validate=validate.Range(min=1, max=MAX_ID), metadata={"description": "A member of the list."}
+    )
     order = JSONNumber(metadata={"description": "Position in the list; new todos go last."})
     created_by = fields.Integer(dump_only=True, allow_none=True)
 
@@ -59,7 +63,10 @@ class TodoSchema(ResourceSchema):
 
 
 class TodoUpdateSchema(TodoSchema):
-    list_id = JSONInteger(metadata={"description": "Move the todo to this list (editor+ on both)."})
+    list_id = JSONInteger(
+        validate=validate.Range(min=1, max=MAX_ID),
+        metadata={"description": "Move the todo to this list (editor+ on both)."},
+    )
 
 
 todo_schema = TodoSchema()
