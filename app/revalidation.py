@@ -158,7 +158,7 @@ class RevalidationCache:
     """The Redis side: check, fill, forget, raise the floor. Redis errors never fail a request."""
 
     def __init__(self, client, seconds):
-        self.client, self.seconds = client, seconds
+        self.seconds = seconds
         self._check = client.register_script(CHECK)
         self._fill = client.register_script(FILL)
         self._forget = client.register_script(FORGET)
