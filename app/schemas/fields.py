@@ -2,6 +2,8 @@
 
 from marshmallow import fields
 
+MAX_ID = 2_147_483_647  # ids are 32-bit: a larger one names nothing (422, never a database error)
+
 
 class StrictBoolean(fields.Boolean):
     """A JSON true or false; "true", 1, 0 or null are not booleans."""

@@ -6,9 +6,7 @@ import numbers
 from marshmallow import fields, post_load, validate
 
 from app.schemas.base import AbsoluteUrl, ResourceSchema, UTCDateTime
-from app.schemas.fields import StrictBoolean
-
-MAX_ID = 2_147_483_647  # ids are 32-bit: a larger one names nothing (422, never a database error)
+from app.schemas.fields import MAX_ID, StrictBoolean
 
 TAG_PATTERN = r"^[A-Za-z0-9_-]{1,50}$"
 MAX_TAGS = 20

@@ -5,7 +5,7 @@ from marshmallow import ValidationError, fields, post_dump, post_load, validate,
 
 from app.models import EVENTS
 from app.schemas.base import AbsoluteUrl, ResourceSchema, StrictSchema, UTCDateTime
-from app.schemas.fields import StrictBoolean
+from app.schemas.fields import MAX_ID, StrictBoolean
 from app.webhooks import ssrf
 
 
@@ -56,7 +56,7 @@ class WebhookSchema(WebhookRules, ResourceSchema):
     list_id = fields.Integer(
         allow_none=True,
         strict=True,
-        validate=validate.Range(min=1, max=2147483647),
+        validate=validate.Range(min=1, max=MAX_ID),
         metadata={"description": "One list the caller is a member of; null or absent: every list of the caller."},
     )
     active = StrictBoolean(
