@@ -1,11 +1,22 @@
 """Gunicorn settings; HOST, PORT and WEB_CONCURRENCY come from the environment."""
 
 import os
-import shutil
-import tempfile
-from pathlib import Path
 
-import gunicorn.http.wsgi
+# The gevent worker class (GUNICORN_WORKER_CLASS=gevent) serves the event stream
+# (/api/v1/events): one open stream is a greenlet, not a worker. It must patch the
+# standard library before the app (preloaded below) imports psycopg, redis or
+# threading, so that they pick the cooperative versions.
+WORKER_CLASS = os.environ.get("GUNICORN_WORKER_CLASS", "sync")
+if WORKER_CLASS == "gevent":
+    from gevent import monkey
+
+    monkey.patch_all()
+
+import shutil  # noqa: E402
+import tempfile  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import gunicorn.http.wsgi  # noqa: E402
 
 # Metrics of every worker go to one directory; it must be set before a worker imports
 # prometheus_client, and start empty so a restart does not add up old samples.
@@ -35,11 +46,17 @@ gunicorn.http.wsgi.SERVER = "todos"
 
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
 # sync workers, one per core: measured best on throughput and tail latency (see README).
+# The event stream needs gevent workers (see above and the README's "Sync" section).
 workers = int(os.environ.get("WEB_CONCURRENCY", os.cpu_count() or 2))
-worker_class = "sync"
+worker_class = WORKER_CLASS
+worker_connections = int(os.environ.get("GUNICORN_WORKER_CONNECTIONS", "2000"))
 timeout = 30
 graceful_timeout = 30  # SIGTERM: in-flight requests get this long to finish
 keepalive = 5
+# The longest request line Gunicorn reads (its default is 4094). Every query argument in the
+# OpenAPI document is bounded so that any request it allows fits, percent-encoded
+# (tests/test_request_line.py); nginx's large_client_header_buffers (8k) is the same bound.
+limit_request_line = 8190
 max_requests = 10000
 max_requests_jitter = 1000
 # Build the app once in the master: a configuration error stops start-up with its
@@ -48,12 +65,30 @@ preload_app = True
 # The control socket lives at one fixed path per user; several instances on one host
 # would fight over it, and nothing here uses it.
 control_socket_disable = True
+# Forwarded headers are believed only as TRUSTED_PROXIES says, and the app applies that itself
+# (werkzeug's ProxyFix counts the hops: app/__init__.py). Gunicorn trusts no peer at all: its default
+# would believe X-Forwarded-Proto (and -Ssl, -Protocol) from any loopback client, even at 0 proxies.
+forwarded_allow_ips = ""
 # One JSON line per request comes from the app (app/logs.py); Gunicorn's access log would repeat it.
 accesslog = None
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 # Gunicorn's own messages in the same JSON lines on stdout as the app's.
 logconfig_dict = logging_config(loglevel)
+
+
+def when_ready(server):
+    """Let the timers that preloading started end before the first workers fork.
+
+    Without REDIS_URL the rate limiter's in-memory storage starts a 10 ms expiry timer
+    when the app is built. Under gevent that timer is a greenlet: a worker forked while it
+    is pending runs it again and logs a KeyError from threading at start-up.
+    """
+    import threading
+
+    for thread in threading.enumerate():
+        if isinstance(thread, threading.Timer) and thread.is_alive():
+            thread.join(timeout=1)
 
 
 def child_exit(server, worker):

@@ -31,6 +31,9 @@ def register_extensions(app):
     db.init_app(app)
     migrate.init_app(app, db, directory=str(__import__("pathlib").Path(app.root_path).parent / "migrations"))
     jwt.init_app(app)
+    from app.personal_tokens.principal import claims_for
+
+    jwt.personal_claims = claims_for  # an instance attribute: called unbound
     init_cors(app)
     with app.app_context():
         db_engine.configure(db.engine)
@@ -41,9 +44,11 @@ def register_extensions(app):
 def register_request_hooks(app):
     from werkzeug.middleware.proxy_fix import ProxyFix
 
-    from app.http import add_common_headers, assign_request_id, refuse_nul_in_query
+    from app.auth.verified import require_verified_email
+    from app.http import add_common_headers, assign_request_id, refuse_long_preconditions, refuse_nul_in_query
     from app.logs import init_logging
     from app.metrics import init_metrics
+    from app.personal_tokens.enforce import enforce_scope
     from app.ratelimit import init_ratelimit
     from app.revalidation import init_revalidation
 
@@ -59,6 +64,9 @@ def register_request_hooks(app):
     init_metrics(app)
     init_ratelimit(app)
     app.before_request(refuse_nul_in_query)  # after the limiter: such a request still counts
+    app.before_request(refuse_long_preconditions)
+    app.before_request(enforce_scope)  # before the revalidation cache: nothing answers a token outside its scopes
+    app.before_request(require_verified_email)
     init_revalidation(app)  # last: a revalidation answered from Redis was counted and checked like any request
 
 

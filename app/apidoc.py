@@ -27,6 +27,13 @@ class Bare:
         self.schema = _one(schema)
 
 
+class Upload:
+    """Marks a multipart/form-data request body of one file part named `name`."""
+
+    def __init__(self, name, description):
+        self.name, self.description = name, description
+
+
 def openapi_type(schema):
     """Mark a custom reqparse `type` callable with its OpenAPI schema, e.g. {"type": "string"}."""
 
@@ -49,16 +56,20 @@ def doc(
     tags=None,
     description=None,
     examples=None,
+    etag=True,
 ):
     """Describe one operation.
 
     summary: one line. query: a reqparse RequestParser (location="args").
     body: the Marshmallow schema instance that loads the body.
-    responses: {status: schema instance | Page(schema) | Bare(schema) | None | "media/type"}.
+    body: or Upload(name, description) for a multipart/form-data file upload.
+    responses: {status: schema instance | Page(schema) | Bare(schema) | None | "media/type"
+    | {"media/type": component schema name or "string"}}.
     errors: the problem+json statuses this operation can answer (401 is implied by auth).
     auth: "bearer" security applies (False for public operations, "share" for share-link tokens,
     "refresh" for a refresh token, "metrics" for the METRICS_TOKEN).
     description: longer text for the document. examples: {"body": {...}, status: {...}}.
+    etag: False for a GET of an object that carries no ETag (a feed page is never the same twice).
     """
 
     def decorator(fn):
@@ -73,6 +84,7 @@ def doc(
             "tags": tags,
             "description": description,
             "examples": examples or {},
+            "etag": etag,
             # Set by app.idempotency.idempotent: the operation honours an Idempotency-Key header.
             "idempotent": getattr(fn, "__idempotent__", False),
         }

@@ -10,6 +10,8 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
+from app.logs import safe_path
+
 log = logging.getLogger("app.errors")
 
 PROBLEM_MIMETYPE = "application/problem+json"
@@ -143,7 +145,7 @@ def _handle_unexpected(e):
         return _handle_http(e)
     if isinstance(e, RecursionError):
         return problem(400, "The JSON body is nested too deeply.")
-    log.exception("unhandled error on %s %s", request.method, request.path)
+    log.exception("unhandled error on %s %s", request.method, safe_path())
     return problem(500)
 
 

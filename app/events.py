@@ -7,7 +7,7 @@ from sqlalchemy import insert, or_, select
 from sqlalchemy.orm import Session
 
 from app.extensions import db
-from app.models import Membership, Webhook, WebhookDelivery, WebhookEvent
+from app.models import Membership, User, Webhook, WebhookDelivery, WebhookEvent
 from app.models.base import utcnow
 
 # Set on a session that recorded events; its commit then wakes the delivery worker.
@@ -40,8 +40,12 @@ def record_event(event, list_id, data, resolve_now=False):
 
 
 def subscribers(event, list_id):
-    """Ids of the enabled webhooks of the list's members that follow it and take `event`, as of now."""
-    member_ids = select(Membership.user_id).where(Membership.list_id == list_id)
+    """Ids of the enabled webhooks of the list's active members that follow it and take `event`, as of now."""
+    member_ids = (
+        select(Membership.user_id)
+        .join(User, User.id == Membership.user_id)
+        .where(Membership.list_id == list_id, User.is_active.is_(True))
+    )
     webhooks = db.session.execute(
         select(Webhook.id, Webhook.events)
         .where(

@@ -1,10 +1,11 @@
-"""Request and response plumbing: JSON bodies, request ids, common headers."""
+"""Request and response plumbing: JSON bodies, request ids, common headers, absolute URLs."""
 
 import re
 import uuid
+from contextlib import nullcontext
 
 import orjson
-from flask import current_app, g, request
+from flask import current_app, g, has_request_context, request, url_for
 from flask_restful import Api
 
 from app.errors import DETAILS, abort
@@ -26,6 +27,46 @@ class ProblemApi(Api):
 
     def error_router(self, original_handler, e):
         return original_handler(e)
+
+
+def public_base():
+    """The origin every absolute URL is built on: PUBLIC_BASE_URL, never the request's Host.
+
+    Without the setting (development only: production refuses to start), the request's
+    own origin, as TRUSTED_PROXIES lets it be read.
+    """
+    base = current_app.config.get("PUBLIC_BASE_URL")
+    if base:
+        return base
+    if has_request_context():
+        return request.host_url.rstrip("/")
+    raise RuntimeError("PUBLIC_BASE_URL is needed to build an absolute URL outside a request")
+
+
+def external_url(endpoint, **values):
+    """The absolute URL of a route (`api.todo`, todo_id=1), on public_base(); works outside a request too."""
+    if has_request_context():
+        path = url_for(endpoint, **values)
+    else:
+        path = current_app.url_map.bind("").build(endpoint, values)
+    return public_base() + path
+
+
+def external_request_url():
+    """The absolute URL of the current request's path (no query string), on public_base()."""
+    return public_base() + request.script_root + request.path
+
+
+def query_text(min_length, max_length):
+    """A reqparse type for a string of `min_length` to `max_length` characters, stated as such in OpenAPI."""
+
+    def parse(value):
+        if not min_length <= len(value) <= max_length:
+            raise ValueError(f"must be {min_length}-{max_length} characters")
+        return value
+
+    parse.openapi = {"type": "string", "minLength": min_length, "maxLength": max_length}
+    return parse
 
 
 def output_json(data, code, headers=None):
@@ -90,6 +131,19 @@ def refuse_nul_in_query():
         abort(400, detail, errors={name: [NUL_MESSAGE] for name in names})
 
 
+# An entity-tag list longer than this is no tag the service gave out; the bound is in the document too.
+PRECONDITION_MAX_LENGTH = 1024
+
+
+def refuse_long_preconditions():
+    """A 400 for an If-Match or If-None-Match header longer than any tag list a client holds (before_request)."""
+    for name in ("If-Match", "If-None-Match"):
+        value = request.headers.get(name)
+        if value is not None and len(value) > PRECONDITION_MAX_LENGTH:
+            detail = f"The {name} header is longer than {PRECONDITION_MAX_LENGTH} characters."
+            abort(400, detail, errors={name: [f"At most {PRECONDITION_MAX_LENGTH} characters."]})
+
+
 def get_json_body():
     """Return the parsed JSON body, or raise the 400/413/415 problem that fits."""
     if request.mimetype != "application/json" and not request.mimetype.endswith("+json"):
@@ -128,3 +182,12 @@ def add_common_headers(response):
     if request.path.startswith("/api/"):
         response.headers.setdefault("Cache-Control", "no-store")
     return response
+
+
+def url_context():
+    """A request context for absolute URLs built outside a request (the worker), on PUBLIC_BASE_URL when set."""
+    if has_request_context():
+        return nullcontext()
+    base = current_app.config.get("PUBLIC_BASE_URL") or "http://localhost"
+    # POST: on SQLite a write request's transactions take the write lock at BEGIN (app.db_engine).
+    return current_app.test_request_context("/", method="POST", base_url=base)

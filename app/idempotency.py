@@ -33,6 +33,10 @@ KEEP = timedelta(hours=24)
 # after 30 s); a retry may then run again.
 IN_FLIGHT = timedelta(seconds=60)
 _KEY = re.compile(r"^[\x20-\x7e]{1,255}$")
+# Stands for the caller's share-link token in a stored response. It cannot come from a stored
+# body's own text: orjson writes a control character as an escape, never raw.
+TOKEN_SLOT = "\x01token\x01"
+_SECRETS = "idempotency_secrets"  # g: secrets the response shows once, never stored
 
 idempotency_cli = AppGroup("idempotency", help="Maintain stored Idempotency-Key responses.")
 
@@ -148,9 +152,9 @@ def _answer(row, digest):
     if row.status is None:
         abort(409, "A request with this Idempotency-Key is in progress; retry later.")
     mimetype = JSON_CONTENT_TYPE if row.status < 400 else PROBLEM_MIMETYPE
-    response = Response(row.body or b"", status=row.status, content_type=mimetype)
+    response = Response(_restored(row.body) or b"", status=row.status, content_type=mimetype)
     if row.location:
-        response.headers["Location"] = row.location
+        response.headers["Location"] = _restored(row.location)
     response.headers[REPLAYED_HEADER] = "true"
     return response
 
@@ -163,14 +167,60 @@ def _render(rv):
     return output_json(data, code, headers)
 
 
+def shown_once(secret):
+    """Keep `secret` out of the stored replay: a string of the response that holds it is replayed as null."""
+    g.setdefault(_SECRETS, []).append(secret)
+    return secret
+
+
+def _scrub(value, token, secrets):
+    if isinstance(value, dict):
+        return {name: _scrub(item, token, secrets) for name, item in value.items()}
+    if isinstance(value, list):
+        return [_scrub(item, token, secrets) for item in value]
+    if isinstance(value, str):
+        if any(secret in value for secret in secrets):
+            return None
+        return value.replace(token, TOKEN_SLOT) if token else value
+    return value
+
+
+def storable(response):
+    """(body, location) of a response as stored for replays, with no credential in them.
+
+    A share-link token in the path (the caller's credential) is stored as TOKEN_SLOT and
+    put back from the replaying request's own path; a secret shown once (`shown_once`) is
+    replayed as null: only its hash is kept anywhere.
+    """
+    body, location = response.get_data(), response.headers.get("Location")
+    token, secrets = (request.view_args or {}).get("token"), g.get(_SECRETS, [])
+    if not token and not secrets:
+        return body, location
+    if body:
+        body = orjson.dumps(_scrub(orjson.loads(body), token, secrets))
+    if location:
+        location = _scrub(location, token, secrets)
+    return body, location
+
+
+def _restored(text):
+    token = (request.view_args or {}).get("token")
+    if text is None or not token:
+        return text
+    if isinstance(text, bytes):
+        return text.replace(orjson.dumps(TOKEN_SLOT)[1:-1], token.encode())
+    return text.replace(TOKEN_SLOT, token)
+
+
 def _store(scope, key, response):
     """Keep the response for replays; the handler has committed (or abandoned) its own work."""
     try:
+        body, location = storable(response)
         db.session.rollback()
         db.session.execute(
             update(IdempotencyKey)
             .where(IdempotencyKey.scope == scope, IdempotencyKey.key == key, IdempotencyKey.status.is_(None))
-            .values(status=response.status_code, body=response.get_data(), location=response.headers.get("Location"))
+            .values(status=response.status_code, body=body, location=location)
         )
         db.session.commit()
     except Exception:  # the client still gets its answer; the key stays in flight until it expires

@@ -2,6 +2,7 @@
 
 import logging
 import logging.config
+import re
 import time
 
 import orjson
@@ -9,9 +10,11 @@ from flask import g, has_request_context, request
 
 request_log = logging.getLogger("app.request")
 
-# The per-request fields of API.md's operations contract, in the order they are written.
+# The per-request fields of docs/operations.md ("Logs"), in the order they are written.
 REQUEST_FIELDS = ("request_id", "method", "route", "path", "status", "duration_ms", "user_id", "remote_addr")
 REDACTED = "[redacted]"
+# The segment after /shared/ is a share link's token (a credential), whatever route matched, if any.
+_SHARE_TOKEN = re.compile(r"^(/api/v\d+/shared/)[^/]+")
 
 
 class JsonFormatter(logging.Formatter):
@@ -49,6 +52,8 @@ def logging_config(level="INFO"):
             "gunicorn.error": {"level": level, "handlers": [], "propagate": True},
             # One line per request comes from app.request; Gunicorn's access log stays off.
             "gunicorn.access": {"level": "WARNING", "handlers": [], "propagate": False},
+            # Alembic names each of its plugins at import (start-up noise of every process).
+            "alembic.runtime.plugins": {"level": "WARNING"},
         },
     }
 
@@ -76,13 +81,14 @@ def _start_timer():
     g.request_started = time.perf_counter()
 
 
-def _path():
-    """The request path with any credential in it (share-link tokens) blanked out."""
-    path = request.path
-    for name, value in (request.view_args or {}).items():
-        if "token" in name and isinstance(value, str):
-            path = path.replace(value, REDACTED)
-    return path
+def safe_path(path=None):
+    """The request path (or `path`) with any credential in it (share-link tokens) blanked out.
+
+    Redacted by the path's shape, not by the route: a path that matched no route
+    (`PUT /shared/<token>/todos`, `/shared/<token>/todos/abc`) carries the token too.
+    """
+    path = request.path if path is None else path
+    return _SHARE_TOKEN.sub(lambda m: m.group(1) + REDACTED, path)
 
 
 def _user_id():
@@ -103,7 +109,7 @@ def _log_request(response):
             "request_id": g.get("request_id"),
             "method": request.method,
             "route": rule.rule if rule else None,
-            "path": _path(),
+            "path": safe_path(),
             "status": response.status_code,
             "duration_ms": round(duration, 2) if duration is not None else None,
             "user_id": _user_id(),

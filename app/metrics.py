@@ -25,6 +25,7 @@ from sqlalchemy import event
 
 from app.apidoc import doc
 from app.errors import problem
+from app.personal_tokens.scopes import PUBLIC
 
 REQUESTS = Counter("http_requests_total", "HTTP requests answered.", ["route", "method", "status"])
 LATENCY = Histogram(
@@ -37,15 +38,24 @@ POOL_CHECKED_OUT = Gauge("db_pool_checked_out", "Database connections in use.", 
 POOL_SIZE = Gauge("db_pool_size", "Database connections the pools keep open at most.", multiprocess_mode="livesum")
 
 UNMATCHED = "<unmatched>"  # requests that matched no route share one label, so label values stay bounded
+# Any token is a valid HTTP method name: others share one label, so a client cannot add series without bound.
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+OTHER_METHOD = "OTHER"
+
+
+def method_label(method):
+    """The method as a metrics label: one of the standard methods, else OTHER."""
+    return method if method in METHODS else OTHER_METHOD
 
 
 def _observe(response):
     rule = request.url_rule
     route = rule.rule if rule else UNMATCHED
-    REQUESTS.labels(route, request.method, str(response.status_code)).inc()
+    method = method_label(request.method)
+    REQUESTS.labels(route, method, str(response.status_code)).inc()
     started = g.get("request_started")  # set by app.logs before the request
     if started is not None:
-        LATENCY.labels(route, request.method).observe(time.perf_counter() - started)
+        LATENCY.labels(route, method).observe(time.perf_counter() - started)
     return response
 
 
@@ -72,6 +82,15 @@ def _registry():
     return REGISTRY
 
 
+def _database_metrics():
+    """Metrics kept in the database (shared by every process): read at each scrape."""
+    from app.recurrence.metrics import ReminderCollector
+
+    registry = CollectorRegistry()
+    registry.register(ReminderCollector())
+    return generate_latest(registry)
+
+
 def _authorized():
     token = current_app.config.get("METRICS_TOKEN")
     if not token:
@@ -82,6 +101,8 @@ def _authorized():
 
 
 class Metrics(Resource):
+    scope = PUBLIC
+
     @doc(
         "Prometheus metrics of every worker",
         responses={200: "text/plain"},
@@ -95,7 +116,7 @@ class Metrics(Resource):
         if not _authorized():
             return problem(401, "The metrics need the bearer token of METRICS_TOKEN.")
         return Response(
-            generate_latest(_registry()),
+            generate_latest(_registry()) + _database_metrics(),
             mimetype=CONTENT_TYPE_LATEST.split(";")[0],
             headers={"Cache-Control": "no-store"},
         )

@@ -56,6 +56,13 @@ def path_and_parameters(rule):
             description = "Identifier; anything else, or an id you may not see, is a 404."
         else:
             schema = {"type": "string"}
+            bounds = dict(part.strip().split("=") for part in args.split(",") if "=" in part)
+            if "length" in bounds:
+                schema["minLength"] = schema["maxLength"] = int(bounds["length"])
+            if "minlength" in bounds:
+                schema["minLength"] = int(bounds["minlength"])
+            if "maxlength" in bounds:
+                schema["maxLength"] = int(bounds["maxlength"])
             description = "The share link's secret token: it is the credential." if "token" in name else None
         parameter = {"name": name, "in": "path", "required": True, "schema": schema}
         if description:
@@ -69,6 +76,8 @@ def argument_schema(argument):
     kind = argument.type
     if hasattr(kind, "openapi"):
         schema = dict(kind.openapi)
+    elif isinstance(kind, inputs.regex):
+        schema = {"type": "string", "pattern": kind.pattern}
     elif isinstance(kind, inputs.int_range):
         schema = {"type": "integer", "minimum": kind.low, "maximum": kind.high}
     elif kind is int:
@@ -91,6 +100,8 @@ def argument_schema(argument):
         schema["default"] = argument.default
     if argument.action == "append":
         schema = {"type": "array", "items": schema}
+        if getattr(kind, "max_items", None):
+            schema["maxItems"] = kind.max_items
     return schema
 
 
@@ -155,7 +166,29 @@ def build_spec(app):
         paths.setdefault(path, ({}, path_params))[0][method.lower()] = operation
     for path, (operations, path_params) in paths.items():
         spec.path(path=path, operations=operations, parameters=path_params)
-    return spec.to_dict()
+    document = spec.to_dict()
+    for name, schema in document["components"]["schemas"].items():
+        if name != "Problem":  # an error may quote what was refused, NUL included
+            forbid_nul(schema)
+    forbid_nul(document["paths"])
+    return document
+
+
+# PostgreSQL text cannot hold U+0000, so every string refuses it (app.http): the document says so.
+NO_NUL = "^[^\\x00]*$"
+
+
+def forbid_nul(node):
+    """Give every string schema without a pattern or choices the pattern that excludes NUL; return `node`."""
+    if isinstance(node, dict):
+        if node.get("type") == "string" and "pattern" not in node and "enum" not in node:
+            node["pattern"] = NO_NUL
+        for value in node.values():
+            forbid_nul(value)
+    elif isinstance(node, list):
+        for value in node:
+            forbid_nul(value)
+    return node
 
 
 def _unique(operation_id, method, seen):

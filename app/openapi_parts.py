@@ -3,15 +3,18 @@
 import re
 from http import HTTPStatus
 
-from app.apidoc import Page
+from app.apidoc import Page, Upload
 from app.errors import DETAILS, PROBLEM_MIMETYPE, TITLES
+from app.http import PRECONDITION_MAX_LENGTH
+from app.personal_tokens.scopes import SCOPES, declaration_of, needed_scope
 
 DESCRIPTION = """A REST API for shared todo lists.
 
 **Conventions.** JSON in and out (`application/json; charset=utf-8`); times are RFC 3339 in UTC with `Z`.
 Every object carries `id`, `url`, `created_at`, `updated_at`. A create answers `201` with `Location`; a
-delete answers `204`. `PATCH` is partial and `null` clears a nullable field. Unknown or read-only fields
-in a body are a `422` naming the field.
+delete answers `204`. Absolute URLs (`url`, `Location`, `Link`, webhook payloads) are built on the
+service's configured public origin, never on the request's `Host` header. `PATCH` is partial and
+`null` clears a nullable field. Unknown or read-only fields in a body are a `422` naming the field.
 
 **Errors** are `application/problem+json` (RFC 9457) with `type`, `title`, `status`, `detail`, `errors`
 keyed by field for validation (each a list of messages; one about an item of a list says which, e.g.
@@ -42,11 +45,40 @@ a `429` adds `Retry-After` in seconds. `/healthz`, `/readyz`, `/metrics` and `/d
 cookies that login sets: a cookie-authenticated write needs the `csrf_access_token` cookie's value in
 `X-CSRF-TOKEN`. Share-link operations take no login: the secret token in their path is the credential.
 
+**Personal access tokens.** Scripts and integrations can send `Authorization: Bearer tdp_...`, a token
+created from a login (`POST /api/v1/auth/tokens`) and limited to its scopes: `profile:read`, `lists:read`,
+`lists:write` (lists, members, share links, invitations), `todos:read`, `todos:write` (todos, tags),
+`webhooks:read`, `webhooks:write`, `changes:read`, `exports`; `x:write` includes `x:read`. Each operation
+names the scope it needs in `x-required-scope`; outside its scopes a token gets `403` with
+`WWW-Authenticate: Bearer error="insufficient_scope", scope="..."`. Operations marked
+`x-personal-tokens: false` (`/auth/*`, password, account deletion, admin) need a login: a token gets `403`.
+A token is never read from a cookie; a malformed, unknown, expired or revoked one is a `401`. Rate limits
+count per user whatever the credential. A token is checked against the database on every request, so a
+deleted one stops at once.
+
 **Webhooks.** A change is recorded with its commit (never lost, never sent for a rolled-back change) and
 fanned out to the webhooks that follow its list when the delivery worker picks it up, normally within a
 second: a webhook created after a change does not receive it, and a member removed before the fan-out no
 longer receives it (`member.removed` itself reaches the removed member's webhooks, and `list.deleted` the
 deleted list's). Every delivery of one change carries the same `webhook-id`, across retries too.
+
+**Accounts by email.** Mails (verification, password reset, email change, invitations) are written in the
+transaction of the change and sent by the worker: never for a change that was rolled back, retried while the
+mail server refuses. Their links point at the web app's pages on `PUBLIC_BASE_URL` (`/verify-email`,
+`/reset-password`, `/confirm-email-change`, `/accept-invitation`, each with `?token=`); the page posts the
+token to the matching endpoint. Tokens carry 256 random bits, work once, and only their hash is stored. With
+`REQUIRE_VERIFIED_EMAIL=true`, a login whose email is unverified gets `403` everywhere but `/users/me`
+(and `/users/me/email`, to fix a mistyped address), the verification endpoints, login, refresh and logout.
+`REGISTRATION` is `open`, `invite-only` (register with an invitation's `invitation_token`) or `closed`
+(`403`; administrators create accounts with `flask users create EMAIL`).
+**Recurring todos and reminders.** A todo's `recurrence` (an RRULE value) runs in its `timezone`, keeping
+the wall-clock time across daylight-saving changes; completing it moves `due_at` to the next occurrence and
+leaves it open (`todo.completed` then carries `data.occurrence`, the due time done), or completes it when the
+rule has ended. Each of its `reminders` (minutes before `due_at`) fires once per occurrence as a
+`todo.reminder` webhook event with `data` `{"todo", "occurrence", "offset_minutes", "remind_at",
+"user_ids"}` (the assignee, else every member), within seconds of its time; one more than an hour late (no
+worker ran) is skipped and counted in `/metrics`. A share link's `calendar.ics` is the list as an iCalendar
+feed.
 
 **Request ids.** Every response carries `X-Request-ID`: the client's when it sent a sane one (1-128 of
 `A-Z a-z 0-9 . _ : -`), else a new one. The server's log line for the request carries the same id.
@@ -75,23 +107,23 @@ PARAMETERS = {
         "name": "If-None-Match",
         "in": "header",
         "required": False,
-        "schema": {"type": "string"},
+        "schema": {"type": "string", "maxLength": PRECONDITION_MAX_LENGTH},
         "description": "An ETag you hold: `304 Not Modified` while it is current.",
     },
     "IfMatch": {
         "name": "If-Match",
         "in": "header",
         "required": False,
-        "schema": {"type": "string"},
+        "schema": {"type": "string", "maxLength": PRECONDITION_MAX_LENGTH},
         "description": "The ETag you last fetched: `412` if the object changed since, checked before the body is read.",
     },
     "IdempotencyKey": {
         "name": "Idempotency-Key",
         "in": "header",
         "required": False,
-        "schema": {"type": "string", "maxLength": 255},
-        "description": "A unique key per logical request: a retry with the same key and body "
-        "replays the first answer (kept 24 hours, per user).",
+        "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[\\x20-\\x7E]+$"},
+        "description": "1 to 255 printable ASCII characters, unique per logical request: a retry with the same "
+        "key and body replays the first answer (kept 24 hours, per user).",
     },
 }
 SECURITY_SCHEMES = {
@@ -119,6 +151,14 @@ SECURITY_SCHEMES = {
         "name": "X-CSRF-TOKEN",
         "description": "With cookie authentication, every write carries the value of the "
         "readable `csrf_access_token` (or `csrf_refresh_token`) cookie.",
+    },
+    "personalToken": {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "tdp_ personal access token",
+        "description": "A personal access token (`tdp_` + 32 base62 characters + a 6-character checksum) "
+        "from `POST /api/v1/auth/tokens` or `flask tokens create`, within its scopes: an operation that "
+        "accepts one names the scope it needs in `x-required-scope`. Only in the Authorization header.",
     },
     "metricsToken": {
         "type": "http",
@@ -194,6 +234,15 @@ def register_components(spec):
         spec.components.parameter(name, "header", parameter)
     for name, scheme in SECURITY_SCHEMES.items():
         spec.components.security_scheme(name, scheme)
+    _register_export_format(spec)
+
+
+def _register_export_format(spec):
+    from app.jobs.carry import CarriedTodoSchema
+    from app.jobs.export_format import document_schema
+
+    spec.components.schema("ExportedTodo", schema=CarriedTodoSchema)
+    spec.components.schema("ExportDocument", document_schema())
 
 
 def _camel(name):
@@ -256,6 +305,11 @@ def _success(status, spec, content, rule, method, meta):
     response = {"description": HTTPStatus(status).phrase}
     if isinstance(spec, str):  # a media type without a schema: the document itself, the docs page, metrics
         response["content"] = {spec: {"schema": {"type": "object" if spec.endswith("json") else "string"}}}
+    elif isinstance(spec, dict):  # media types of a file: a component schema's name, or "string"
+        response["content"] = {
+            media: {"schema": {"type": "string"} if name == "string" else _ref("schemas", name)}
+            for media, name in spec.items()
+        }
     elif spec is not None:
         response["content"] = {"application/json": {"schema": content(spec)}}
         if status in meta["examples"]:
@@ -263,11 +317,11 @@ def _success(status, spec, content, rule, method, meta):
     headers = ["X-Request-ID"]
     if api:
         headers += RATE_HEADERS
-    if status == 201:
+    if status in (201, 202):  # the created object; for 202, the job or delivery to follow
         headers.append("Location")
     if isinstance(spec, Page):
         headers.append("Link")
-    if method == "GET" and api and not shared and _is_object(spec):
+    if method == "GET" and api and not shared and _is_object(spec) and meta.get("etag", True):
         headers.append("ETag")
     if _idempotent(meta):
         headers.append("Idempotent-Replayed")
@@ -276,7 +330,7 @@ def _success(status, spec, content, rule, method, meta):
 
 
 def _is_object(spec):
-    return spec is not None and not isinstance(spec, str) and type(spec).__name__ not in ("Page", "Bare")
+    return spec is not None and not isinstance(spec, str | dict) and type(spec).__name__ not in ("Page", "Bare")
 
 
 def _minimal(view_class, method):
@@ -295,6 +349,25 @@ def _minimal(view_class, method):
         "examples": {},
         "undocumented": True,
     }
+
+
+def _personal_tokens(op, view_class, method, errors):
+    """The scope a personal token needs here (x-required-scope), or x-personal-tokens: false."""
+    needed = needed_scope(declaration_of(view_class), method)
+    if needed in SCOPES:
+        op["security"].append({"personalToken": []})
+        op["x-required-scope"] = needed
+        note = f"A personal access token needs the `{needed}` scope."
+    else:
+        op["x-personal-tokens"] = False
+        note = "Needs a login: a personal access token gets `403` here."
+    op["description"] = (op.get("description", "") + "\n\n" + note).strip()
+    errors.add(403)
+
+
+def _upload_schema(upload):
+    part = {"type": "string", "format": "binary", "description": upload.description}
+    return {"schema": {"type": "object", "required": [upload.name], "properties": {upload.name: part}}}
 
 
 def operation(rule, method, view_class, meta, content, query_parameters):
@@ -320,7 +393,10 @@ def operation(rule, method, view_class, meta, content, query_parameters):
     if meta["query"] is not None:
         op["parameters"] += query_parameters(meta["query"])
         errors.add(400)
-    if meta["body"] is not None:
+    if isinstance(meta["body"], Upload):
+        op["requestBody"] = {"required": True, "content": {"multipart/form-data": _upload_schema(meta["body"])}}
+        errors.update((400, 413, 415, 422))
+    elif meta["body"] is not None:
         body = {"schema": meta["body"]}
         if "body" in meta["examples"]:
             body["example"] = meta["examples"]["body"]
@@ -328,6 +404,8 @@ def operation(rule, method, view_class, meta, content, query_parameters):
         errors.update((400, 413, 415, 422))
     if auth in (True, "refresh"):
         errors.add(401)
+    if api and auth in (True, "refresh"):
+        _personal_tokens(op, view_class, method, errors)
     if "<" in rule.rule:
         errors.add(404)
     if api:
@@ -336,7 +414,8 @@ def operation(rule, method, view_class, meta, content, query_parameters):
         str(status): _success(status, spec, content, rule, method, meta)
         for status, spec in sorted(meta["responses"].items())
     } or {"200": {"description": "OK"}}
-    if method == "GET" and conventional and any(_is_object(spec) for spec in meta["responses"].values()):
+    etag = meta.get("etag", True)
+    if method == "GET" and conventional and etag and any(_is_object(spec) for spec in meta["responses"].values()):
         op["parameters"].append("IfNoneMatch")  # a component name: apispec makes it a $ref
         responses["304"] = _ref("responses", NOT_MODIFIED)
     if method in ("PATCH", "PUT", "DELETE") and conventional:

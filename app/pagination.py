@@ -1,6 +1,7 @@
 """Keyset pagination with opaque, signed cursors, and the shared query parsers."""
 
 import hashlib
+import re
 from datetime import datetime
 from urllib.parse import urlencode
 
@@ -11,6 +12,7 @@ from sqlalchemy import and_, literal, or_, true, tuple_
 from sqlalchemy import select as sa_select
 
 from app.errors import abort
+from app.http import external_request_url
 
 MAX_LIMIT = 200
 DEFAULT_LIMIT = 50
@@ -24,7 +26,26 @@ page_parser.add_argument(
     location="args",
     help="limit must be an integer from 1 to 200",
 )
-page_parser.add_argument("cursor", type=str, location="args", help="cursor must be a string")
+# The longest cursor the service gives out is about 2,200 URL-safe characters (a title sort past
+# 500 incompressible characters); the bound keeps any request line within gunicorn.conf.py's limit.
+CURSOR_MAX_LENGTH = 3000
+CURSOR_PATTERN = re.compile(r"^[A-Za-z0-9_.-]*$")
+
+
+def cursor_text(value):
+    """A reqparse type for a cursor: URL-safe characters only, at most CURSOR_MAX_LENGTH of them."""
+    if len(value) > CURSOR_MAX_LENGTH or not CURSOR_PATTERN.fullmatch(value):
+        raise ValueError("not a cursor")
+    return value
+
+
+cursor_text.openapi = {"type": "string", "maxLength": CURSOR_MAX_LENGTH, "pattern": CURSOR_PATTERN.pattern}
+page_parser.add_argument(
+    "cursor",
+    type=cursor_text,
+    location="args",
+    help=f"cursor must be a cursor from a previous page, at most {CURSOR_MAX_LENGTH} characters",
+)
 
 
 def sort_parser(fields, default):
@@ -113,12 +134,13 @@ def keyset(column, id_column, descending, after):
     return order, clause
 
 
-def paginate(select, sort, columns, id_column, args, session, scalars=True):
+def paginate(select, sort, columns, id_column, args, session, scalars=True, core=False):
     """Run `select` one keyset page at a time.
 
     `columns` maps each sortable field to its column; `sort` is the field, with a
     leading "-" for descending. Returns (rows, next_cursor). One query, whatever the
-    page size: no COUNT, no OFFSET.
+    page size: no COUNT, no OFFSET. `core`: `select` names columns only, so it runs on
+    the session's connection, without the ORM's execution layer (rows, not entities).
     """
     field = sort.lstrip("-")
     column = columns[field]
@@ -127,7 +149,7 @@ def paginate(select, sort, columns, id_column, args, session, scalars=True):
     if where is not None:
         select = select.where(where)
     select = select.order_by(*order).limit(args["limit"] + 1)
-    result = session.execute(select)
+    result = session.connection().execute(select) if core else session.execute(select)
     rows = list(result.scalars() if scalars else result)
     if len(rows) <= args["limit"]:
         return rows, None
@@ -137,7 +159,7 @@ def paginate(select, sort, columns, id_column, args, session, scalars=True):
     return rows, encode_cursor(sort, value, _attr(last, id_column))
 
 
-def paginate_scoped(select, scope_ids, scope_column, sort, columns, id_column, args, session, scalars=True):
+def paginate_scoped(select, scope_ids, scope_column, sort, columns, id_column, args, session, scalars=True, core=False):
     """paginate() over the rows of several scopes (the caller's lists), `scope_ids` being a select of their ids.
 
     On PostgreSQL each scope first contributes at most one page of candidates, (id, sort
@@ -147,7 +169,8 @@ def paginate_scoped(select, scope_ids, scope_column, sort, columns, id_column, a
     page of rows, however many rows the scopes hold. Elsewhere it is a plain `scope IN (...)`.
     """
     if session.get_bind().dialect.name != "postgresql":
-        return paginate(select.where(scope_column.in_(scope_ids)), sort, columns, id_column, args, session, scalars)
+        in_scopes = select.where(scope_column.in_(scope_ids))
+        return paginate(in_scopes, sort, columns, id_column, args, session, scalars, core)
     column, descending = columns[sort.lstrip("-")], sort.startswith("-")
     after = decode_cursor(args["cursor"], sort) if args.get("cursor") else None
     order, where = keyset(column, id_column, descending, after)
@@ -159,7 +182,7 @@ def paginate_scoped(select, scope_ids, scope_column, sort, columns, id_column, a
     inner = inner.order_by(*order).limit(args["limit"] + 1).lateral()
     first, _ = keyset(inner.c[len(keys) - 1], inner.c[0], descending, None)
     candidates = sa_select(inner.c[0]).select_from(scopes.join(inner, true())).order_by(*first).limit(args["limit"] + 1)
-    return paginate(select.where(id_column.in_(candidates)), sort, columns, id_column, args, session, scalars)
+    return paginate(select.where(id_column.in_(candidates)), sort, columns, id_column, args, session, scalars, core)
 
 
 def _attr(row, column):
@@ -180,7 +203,7 @@ def page_response(items, next_cursor):
     if next_cursor:
         args = request.args.to_dict(flat=False)
         args["cursor"] = [next_cursor]
-        url = request.base_url + "?" + urlencode(args, doseq=True)
+        url = external_request_url() + "?" + urlencode(args, doseq=True)
         headers["Link"] = f'<{url}>; rel="next"'
     return {"items": items, "next_cursor": next_cursor}, headers
 

@@ -7,6 +7,7 @@ and a visible one whose role is too weak answers 403. Admins get no implicit acc
 
 from flask_jwt_extended import current_user
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from app.errors import abort
 from app.extensions import db
@@ -54,13 +55,23 @@ def membership_for(list_id, action="read"):
     return row.Membership
 
 
-def todo_for(todo_id, action="read"):
-    """Return (todo, caller's membership on its list), or answer 404/403."""
-    row = db.session.execute(
-        select(Todo, Membership)
-        .join(Membership, Membership.list_id == Todo.list_id)
-        .where(Todo.id == todo_id, Membership.user_id == current_user.id)
-    ).first()
+def todo_for(todo_id, action="read", tags=True):
+    """Return (todo, caller's membership on its list), or answer 404/403.
+
+    Its tags come in the same query (its answer shows them) unless `tags` is false: a
+    delete leaves them to the database's cascade.
+    """
+    options = (joinedload(Todo.tag_rows),) if tags else ()
+    row = (
+        db.session.execute(
+            select(Todo, Membership)
+            .join(Membership, Membership.list_id == Todo.list_id)
+            .where(Todo.id == todo_id, Membership.user_id == current_user.id)
+            .options(*options)
+        )
+        .unique()
+        .first()
+    )
     if row is None:
         abort(404, "No such todo.")
     authorize(row.Membership, action)

@@ -4,11 +4,12 @@ import math
 import time
 
 from flask import current_app, g, has_request_context, request
+from flask_limiter import HeaderNames, Limiter
 from limits import WindowStats
 from limits.storage import RedisStorage
 from limits.strategies import STRATEGIES, FixedWindowRateLimiter
 
-from app.auth.claims import token_claims
+from app.auth.claims import PERSONAL_PREFIX, token_claims
 
 # The limit applies to the API only; operations, docs and static assets are never throttled.
 LIMITED_PREFIX = "/api/"
@@ -25,16 +26,32 @@ def bearer_token():
 def rate_limit_key():
     """Key a request by its token's user when the token verifies, else by client address.
 
-    No database query: a revoked but unexpired token still counts against its own user,
+    No database query for a JWT: a revoked but unexpired token still counts against its own user,
     which is what a limit should do; a forged one counts against its sender's address.
     The verified claims are kept for flask-jwt-extended, so the token is checked once.
     """
     token = bearer_token()
-    claims = token_claims(token) if token else None
-    if claims is not None:
-        return f"user:{claims['sub']}"
+    user_id = None
+    if token and token.startswith(PERSONAL_PREFIX):
+        user_id = _personal_token_user(token)
+    elif token:
+        claims = token_claims(token)
+        user_id = claims["sub"] if claims is not None else None
+    if user_id is not None:
+        return f"user:{user_id}"
     # remote_addr is the peer, or the X-Forwarded-For hop that TRUSTED_PROXIES vouches for (ProxyFix).
     return f"addr:{request.remote_addr or 'unknown'}"
+
+
+def _personal_token_user(token):
+    """The user of a personal token in the Authorization header (live or not), else None.
+
+    That is the one query the request makes for its credential anyway, made earlier.
+    """
+    # Here, not at the top: the models import this module (app.models.user -> app.revalidation).
+    from app.personal_tokens.principal import header_token, user_id_for
+
+    return user_id_for(token) if header_token() == token else None
 
 
 class OneTripFixedWindow(FixedWindowRateLimiter):
@@ -96,8 +113,6 @@ def is_exempt():
 
 def retry_after_seconds():
     """Seconds until the breached limit of this request resets (at least 1)."""
-    from app.extensions import limiter
-
     current = limiter.current_limit
     if current is None:
         return 1
@@ -116,8 +131,26 @@ def _drop_stray_retry_after(response):
 
 def init_ratelimit(app):
     """Bind the limiter; a storage left unreachable by a previous app is tried afresh."""
-    from app.extensions import limiter
-
     app.after_request(_drop_stray_retry_after)  # registered first, so it runs after the limiter's hook
     limiter._storage_dead = False  # noqa: SLF001 - the singleton outlives test apps
     limiter.init_app(app)
+
+
+# One budget per user (or client address) across the whole API; RateLimit-* headers on
+# every limited response (read in the hit's own round trip); a Redis outage falls back
+# to per-process counting, logged.
+limiter = Limiter(
+    key_func=rate_limit_key,
+    strategy=STRATEGY,
+    application_limits=[default_limit],
+    application_limits_exempt_when=is_exempt,
+    headers_enabled=True,
+    header_name_mapping={
+        HeaderNames.LIMIT: "RateLimit-Limit",
+        HeaderNames.REMAINING: "RateLimit-Remaining",
+        HeaderNames.RESET: "RateLimit-Reset",
+        HeaderNames.RETRY_AFTER: "Retry-After",
+    },
+    in_memory_fallback_enabled=True,
+    swallow_errors=True,
+)

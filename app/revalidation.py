@@ -10,6 +10,10 @@ one entry per fact, so the next revalidation by the same session is one round tr
     m:<user>:<list>    the user is a member of the list (any role may read)
     t:<todo>           the todo is in that list and has that ETag
 
+Every key (and the counter and floor) lives under a prefix of its own database
+(`database_identity`), so two databases sharing a Redis (a restored backup, a second
+deployment) never answer for each other's ids.
+
 Correctness rests on the database, never on the cache: every commit that changes one
 of those facts (an ORM change, a bulk UPDATE/DELETE, a cascade) overwrites the entry
 with a tombstone after it commits, and an entry is only ever written by a request that
@@ -28,7 +32,9 @@ a request the cache cannot answer takes the database path exactly as before. Wit
 Redis (REDIS_URL unset) nothing is cached.
 """
 
+import hashlib
 import logging
+import os
 import random
 import time
 
@@ -36,6 +42,7 @@ import redis
 from flask import current_app, g, request
 from sqlalchemy import event as sa_event
 from sqlalchemy import inspect
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from app.auth.claims import token_claims
@@ -45,7 +52,7 @@ from app.ratelimit import bearer_token
 log = logging.getLogger(__name__)
 
 PREFIX = "todos:reval:"
-COUNTER, FLOOR = PREFIX + "counter", PREFIX + "floor"
+COUNTER, FLOOR = "counter", "floor"  # under the database's prefix, like every entry
 ENDPOINT = "api.todo"  # the routing table's name of GET /todos/<id>
 
 _KEYS = "revalidation_keys"  # session.info: entries a commit must tombstone
@@ -138,27 +145,53 @@ return 1
 )
 
 
+# Entry names, relative: the cache puts its database's prefix in front (RevalidationCache.key).
 def session_key(session_id):
-    return f"{PREFIX}s:{session_id}"
+    return f"s:{session_id}"
 
 
 def user_key(user_id):
-    return f"{PREFIX}u:{user_id}"
+    return f"u:{user_id}"
 
 
 def member_key(user_id, list_id):
-    return f"{PREFIX}m:{user_id}:{list_id}"
+    return f"m:{user_id}:{list_id}"
 
 
 def todo_key(todo_id):
-    return f"{PREFIX}t:{todo_id}"
+    return f"t:{todo_id}"
+
+
+def database_identity(engine):
+    """A digest that tells this database apart from any other that may share the Redis.
+
+    The URL without its password, and what a copy at the same URL does not keep:
+    PostgreSQL's database oid and cluster identifier, or the SQLite file's inode.
+    """
+    parts = [engine.url.set(password=None).render_as_string(hide_password=False)]
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as conn:
+            parts.append(
+                conn.exec_driver_sql("SELECT oid FROM pg_database WHERE datname = current_database()").scalar()
+            )
+            try:
+                parts.append(conn.exec_driver_sql("SELECT system_identifier FROM pg_control_system()").scalar())
+            except Exception:  # not granted to every role; the oid and URL still tell databases apart
+                conn.rollback()
+    elif engine.url.database and os.path.exists(engine.url.database):
+        parts.append(os.stat(engine.url.database).st_ino)
+    return hashlib.sha256("\n".join(map(str, parts)).encode()).hexdigest()[:16]
 
 
 class RevalidationCache:
-    """The Redis side: check, fill, forget, raise the floor. Redis errors never fail a request."""
+    """The Redis side: check, fill, forget, raise the floor. Redis errors never fail a request.
 
-    def __init__(self, client, seconds):
+    `prefix` defaults to PREFIX and the identity of the app's database, read when first needed.
+    """
+
+    def __init__(self, client, seconds, prefix=None):
         self.seconds = seconds
+        self._prefix = prefix
         self._check = client.register_script(CHECK)
         self._fill = client.register_script(FILL)
         self._forget = client.register_script(FORGET)
@@ -166,15 +199,30 @@ class RevalidationCache:
         self._owe_floor = False  # a tombstone of this process was lost: raise the floor first
         self._down_until = 0.0
 
+    @property
+    def prefix(self):
+        if self._prefix is None:
+            from app.extensions import db
+
+            self._prefix = f"{PREFIX}{database_identity(db.engine)}:"
+        return self._prefix
+
+    def key(self, name):
+        """The Redis key of the entry `name` (or of COUNTER, FLOOR) for this database."""
+        return self.prefix + name
+
+    def _keys(self, names):
+        return [self.key(COUNTER), self.key(FLOOR), *(self.key(name) for name in names)]
+
     def check(self, session_id, user_id, todo_id):
-        """(counter, ETag or None); None when Redis does not answer."""
+        """(counter, ETag or None); None when Redis (or the database's identity) is out of reach."""
         if time.monotonic() < self._down_until:
             return None
         try:
             self._settle()
-            keys = [COUNTER, FLOOR, session_key(session_id), user_key(user_id), todo_key(todo_id)]
-            found = self._check(keys, [str(user_id), f"{PREFIX}m:{user_id}:"])
-        except redis.RedisError as e:
+            keys = self._keys([session_key(session_id), user_key(user_id), todo_key(todo_id)])
+            found = self._check(keys, [str(user_id), self.key(f"m:{user_id}:")])
+        except (redis.RedisError, SQLAlchemyError) as e:
             self._failed(e)
             return None
         counter = int(found[0])
@@ -189,8 +237,8 @@ class RevalidationCache:
         for _, value, ttl in facts:
             args += [value, max(1, int(ttl))]
         try:
-            self._fill([COUNTER, FLOOR, *(key for key, _, _ in facts)], args)
-        except redis.RedisError as e:
+            self._fill(self._keys(key for key, _, _ in facts), args)
+        except (redis.RedisError, SQLAlchemyError) as e:
             self._failed(e)
 
     def forget(self, keys, raise_floor=False):
@@ -201,10 +249,10 @@ class RevalidationCache:
         try:
             self._settle()
             if raise_floor:
-                self._raise([COUNTER, FLOOR])
+                self._raise(self._keys([]))
             if keys:
-                self._forget([COUNTER, FLOOR, *sorted(keys)], [self.seconds])
-        except redis.RedisError as e:
+                self._forget(self._keys(sorted(keys)), [self.seconds])
+        except (redis.RedisError, SQLAlchemyError) as e:
             self._owe_floor = True
             self._failed(e)
             log.warning("revalidation: could not invalidate after a commit (%s); the floor rises when Redis is back", e)
@@ -215,7 +263,7 @@ class RevalidationCache:
 
     def _settle(self):
         if self._owe_floor:
-            self._raise([COUNTER, FLOOR])
+            self._raise(self._keys([]))
             self._owe_floor = False
 
 
@@ -239,7 +287,9 @@ def answer_from_cache():
 
     Runs after the rate limiter (a 304 counts like any request) and the request id; the
     token is verified here exactly as flask-jwt-extended would (signature, expiry, an
-    access token); the session, user and membership are the cache's entries.
+    access token); the session, user and membership are the cache's entries. A personal
+    access token is no JWT: it never takes this path, so its revocation and its scopes are
+    always checked against the database (app.personal_tokens).
     """
     if request.method != "GET" or not request.if_none_match or request.endpoint != ENDPOINT:
         return None
@@ -262,7 +312,7 @@ def remember(user, session, list_id, todo_id, etag):
     """After the database answered a revalidation: cache what it proved, for the next one."""
     seen = g.get("revalidation_seen")
     found = cache()
-    if seen is None or found is None:
+    if seen is None or found is None or session is None:  # a personal token: never cached, never answered here
         return
     session_left = (session.expires_at - utcnow()).total_seconds()
     found.fill(

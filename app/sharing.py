@@ -15,6 +15,7 @@ from app.models import ShareLink, Todo
 from app.models.base import utcnow
 from app.schemas.todo import todo_schema
 from app.services import todos
+from app.sync import feed
 
 # secrets.token_urlsafe(32): 256 random bits, 43 URL-safe characters.
 TOKEN_BYTES = 32
@@ -82,6 +83,7 @@ def clear_todos(list_id):
     )
     for todo in doomed:
         record_event("todo.deleted", list_id, todo_schema.dump(todo))
+        feed.todo_deleted(list_id, todo.id)
     if doomed:
         ids = [todo.id for todo in doomed]
         db.session.execute(delete(Todo).where(Todo.id.in_(ids)).execution_options(**revalidation.handled()))

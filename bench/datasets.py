@@ -69,9 +69,10 @@ def reset(url, params):
 
 
 def reset_run(url):
-    """Forget the sessions, links and webhooks of earlier runs (done before the servers start)."""
+    """Forget the sessions, tokens, links and webhooks of earlier runs (done before the servers start)."""
     engine = engine_for(url)
+    tables = ("webhook_events", "webhook_deliveries", "webhooks", "share_links", "personal_tokens", "auth_sessions")
     with engine.begin() as conn:
-        for table in ("webhook_events", "webhook_deliveries", "webhooks", "share_links", "auth_sessions"):
+        for table in tables:
             conn.exec_driver_sql(f"DELETE FROM {table}")
     engine.dispose()

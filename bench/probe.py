@@ -71,6 +71,14 @@ def share_link(base, token, list_id):
     return requests.utils.urlparse(r.json()["url"]).path
 
 
+def personal_token(base, token, scopes):
+    """A new personal access token of the caller of `token`, with `scopes`."""
+    body = {"name": "benchmark", "scopes": scopes}
+    r = requests.post(f"{base}{API}/auth/tokens", json=body, headers=auth(token), timeout=30)
+    r.raise_for_status()
+    return r.json()["token"]
+
+
 def webhooks(base, token, list_id, count):
     """Subscribe `count` webhooks to todo.created on `list_id`; return how many were made."""
     made = 0

@@ -15,9 +15,11 @@ from pathlib import Path
 
 from bench import probe, seed
 from bench import report as reporting
+from bench.ceilings import explain
 from bench.datasets import dataset_urls, prepare, reset, reset_run
+from bench.load import Scenario
 from bench.load import run as wrk
-from bench.scenarios import main_scenarios, read_scenario
+from bench.scenarios import BARE, HEALTHZ, ceiling_name, main_scenarios, read_scenario
 from bench.server import Server
 
 MODES = {
@@ -46,7 +48,7 @@ MODES = {
 }
 CONNECTIONS = 32
 SWEEP = (1, 8, 32, 128)
-SECTIONS = "endpoints,sweep,login,workers,scaling"
+SECTIONS = "endpoints,peers,sweep,login,workers,scaling"
 DEFAULT_DB = "postgresql://postgres@127.0.0.1:5432/todos_bench"
 
 
@@ -88,6 +90,8 @@ def service_env(database_url, redis_url, secrets_, workers):
     """Production settings with strong secrets; limits high enough never to throttle, but enforced."""
     return {
         "APP_ENV": "production",
+        "MAIL_URL": "log",
+        "PUBLIC_BASE_URL": "http://127.0.0.1",  # production needs it; absolute URLs of answers name it
         "SECRET_KEY": secrets_[0],
         "JWT_SECRET_KEY": secrets_[1],
         "DATABASE_URL": database_url,
@@ -170,14 +174,16 @@ def main(argv=None):
     try:
         app_server = Server("app", "wsgi:app", port, env, logs)
         bare = Server("bare", "bench.ceilings:bare", port + 1, env, logs, probe="/")
-        core = Server("core", "bench.ceilings:core", port + 2, env, logs, probe="/api/v1/todos?limit=1")
-        servers += [app_server, bare, core]
+        fastest = Server("ceiling", "bench.ceilings:fastest", port + 2, env, logs, probe="/api/v1/todos?limit=1")
+        servers += [app_server, bare, fastest]
         ctx = {"app_url": app_server.url, "url": main_url, "params": main_params, "mode": mode, "env": env}
         scenarios, skipped, counts = main_scenarios(ctx, log)
         results["skipped"], results["statements"] = skipped, counts
+        if reporting.backend(main_url) == "PostgreSQL":
+            results["plans"] = explain(main_url)
         pairs = []
         for sc in scenarios:
-            target = bare if sc.name == "ceiling: bare WSGI" else core if sc.kind == "ceiling" else app_server
+            target = bare if sc.name == BARE else fastest if sc.kind == "ceiling" else app_server
             pairs.append((target, sc))
         for target, sc in pairs:  # warm every worker's connections and caches
             wrk(target.url, sc, 2, 1)
@@ -195,9 +201,12 @@ def main(argv=None):
         if "endpoints" in only:
             results["endpoints"] = run_rounds(pairs, mode["rounds"], CONNECTIONS, mode["seconds"], log, after_round)
             results["rss_rounds"] = rss
+        if "peers" in only:
+            results["peers"] = compare_peers(pairs, env, port, logs, mode, log, servers)
         if "sweep" in only:
-            names = ("ceiling: bare WSGI", "ceiling: Core view", "GET /todos?limit=50")
-            chosen = [p for p in pairs if p[1].name in names]
+            names = (BARE, ceiling_name(reporting.TODOS), reporting.TODOS)
+            chosen = [(app_server, read_scenario(HEALTHZ, "/healthz", {}))]
+            chosen += [p for p in pairs if p[1].name in names]
             results["sweep"] = {
                 c: run_rounds(chosen, mode["sweep_rounds"], c, mode["sweep_seconds"], log) for c in SWEEP
             }
@@ -217,6 +226,51 @@ def main(argv=None):
     results["load"].append(os.getloadavg()[0])
     reporting.write(results, out, log)
     log(f"bench: done in {results['elapsed'] / 60:.1f} min; server logs in {logs}")
+
+
+PEERS = {
+    "textbook": ("bench.peers.textbook:app", ()),
+    "FastAPI": ("bench.peers.fastapi_peer:app", ("-k", "uvicorn.workers.UvicornWorker")),
+}
+PEER_SCENARIOS = (
+    "GET /todos?limit=50",
+    "GET /todos?limit=50&completed=false",
+    "GET /lists/<id>/todos?limit=50",
+    "GET /todos/<id>",
+    "POST /lists/<id>/todos",
+    "PATCH /todos/<id>",
+)
+
+
+def compare_peers(pairs, env, port, logs, mode, log, servers):
+    """The hot endpoints on the service and on each peer (bench/peers/), same data, interleaved per round.
+
+    {scenario: {"service" | peer: [result per round]}}. The 304 stays out: each stack has
+    its own ETags, and its goal compares the service with the bare WSGI floor.
+    """
+    started = []
+    for i, (name, (spec, extra)) in enumerate(PEERS.items()):
+        peer_env = {**env, "LOG_LEVEL": "WARNING"}
+        server = Server(f"peer-{name}", spec, port + 8 + i, peer_env, logs, args=extra)
+        servers.append(server)
+        started.append((name, server))
+    chosen = [(server, sc) for server, sc in pairs if sc.name in PEER_SCENARIOS]
+    table = []
+    for app_server, sc in chosen:
+        for label, target in [("service", app_server), *started]:
+            labelled = Scenario(f"{sc.name} @ {label}", sc.requests, headers=sc.headers, kind=sc.kind)
+            wrk(target.url, labelled, 2, 1)
+            target.drain()
+            table.append((target, labelled))
+    found = run_rounds(table, mode["other_rounds"], CONNECTIONS, mode["seconds"], log)
+    for _name, server in started:
+        server.stop()
+        servers.remove(server)
+    grouped = {}
+    for key, rounds in found.items():
+        name, label = key.rsplit(" @ ", 1)
+        grouped.setdefault(name, {})[label] = rounds
+    return grouped
 
 
 def compare_workers(ctx, app_server, env, port, logs, mode, log, servers):

@@ -13,6 +13,24 @@ TODOS = f"{API}/todos?limit=50"
 TODOS_FILTERED = f"{API}/todos?limit=50&completed=false"
 
 
+BARE = "ceiling: bare WSGI"
+HEALTHZ = "GET /healthz"
+# The hot endpoints that bench.ceilings:fastest serves the fastest honest way.
+CEILINGS = (
+    "GET /todos?limit=50",
+    "GET /todos?limit=50&completed=false",
+    "GET /lists/<id>/todos?limit=50",
+    "GET /todos/<id>",
+    "GET /todos/<id> (If-None-Match: 304)",
+    "POST /lists/<id>/todos",
+    "PATCH /todos/<id>",
+)
+
+
+def ceiling_name(name):
+    return f"ceiling: {name}"
+
+
 def read_scenario(name, path, headers, kind="read"):
     return Scenario(name, [Request(path)], headers=headers, kind=kind)
 
@@ -43,14 +61,20 @@ def _reads(ctx, token, rng):
     ]
 
 
-def _writes(ctx, token, rng):
-    h = probe.auth(token)
-    patch_ids = probe.todo_ids(ctx["url"], seed.READER_OWNED[5:], 500, rng)
-    bodies = _bodies(rng)
+def patch_scenario(url, token, rng):
+    """PATCH /todos/<id> of 500 of the reader's todos on lists 6-10: priority and completed, alternately set."""
+    patch_ids = probe.todo_ids(url, seed.READER_OWNED[5:], 500, rng)
     patches = [
         Request(f"{API}/todos/{i}", "PATCH", orjson.dumps({"priority": n % 4, "completed": n % 2 == 0}))
         for n, i in enumerate(patch_ids)
     ]
+    return Scenario("PATCH /todos/<id>", patches, headers=probe.auth(token), kind="write")
+
+
+def _writes(ctx, token, rng):
+    h = probe.auth(token)
+    patches = patch_scenario(ctx["url"], token, rng)  # before the bodies: the seeded draws stay as they were
+    bodies = _bodies(rng)
     return [
         Scenario(
             "POST /lists/<id>/todos",
@@ -64,7 +88,7 @@ def _writes(ctx, token, rng):
             headers=h,
             kind="write",
         ),
-        Scenario("PATCH /todos/<id>", patches, headers=h, kind="write"),
+        patches,
     ]
 
 
@@ -99,6 +123,19 @@ def _optional(ctx, app, token, log):
     return found, skipped
 
 
+JWT_READ, PAT_READ = "GET /todos/<id>", "GET /todos/<id> (personal token)"
+
+
+def _personal_twin(ctx, app, token, reads, skipped):
+    """GET /todos/<id> again, the same requests with a personal access token: both in every round."""
+    if not probe.exists(app, f"{API}/auth/tokens", "POST"):
+        skipped[PAT_READ] = "not measured: no /auth/tokens endpoint"
+        return []
+    twin = next(sc for sc in reads if sc.name == JWT_READ)
+    personal = probe.personal_token(ctx["app_url"], token, ["todos:read"])
+    return [Scenario(PAT_READ, twin.requests, headers=probe.auth(personal))]
+
+
 def main_scenarios(ctx, log):
     """Build every scenario; return (scenarios, {name: why skipped}, statement counts)."""
     from app import create_app
@@ -107,13 +144,10 @@ def main_scenarios(ctx, log):
     rng = random.Random(8)
     app = create_app(from_environment({k: str(v) for k, v in ctx["env"].items()}))
     token = probe.login(ctx["app_url"])
-    ceilings = [
-        read_scenario("ceiling: bare WSGI", "/", {}, "ceiling"),
-        read_scenario("ceiling: Core view", TODOS, {}, "ceiling"),
-        read_scenario("ceiling: Core view, completed=false", TODOS_FILTERED, {}, "ceiling"),
-    ]
     shared, skipped = _optional(ctx, app, token, log)
-    candidates = _reads(ctx, token, rng) + shared + _writes(ctx, token, rng)
+    reads = _reads(ctx, token, rng)
+    reads += _personal_twin(ctx, app, token, reads, skipped)
+    candidates = reads + shared + _writes(ctx, token, rng)
     scenarios = []
     for sc in candidates:
         route = sc.requests[0].path.split("?")[0] if sc.requests else ""
@@ -134,7 +168,16 @@ def main_scenarios(ctx, log):
     ctx["login"] = Scenario("POST /auth/login", [Request(f"{API}/auth/login", "POST", login_body)], kind="login")
     ctx["walk"] = _walk(ctx)
     counts = probe.statement_counts(app, _counted(scenarios, token))
-    return ceilings + scenarios, skipped, counts
+    return ceilings(scenarios) + scenarios, skipped, counts
+
+
+def ceilings(scenarios):
+    """The bare WSGI floor, and for each hot endpoint its ceiling: the same requests to bench.ceilings:fastest."""
+    found = [read_scenario(BARE, "/", {}, "ceiling")]
+    for sc in scenarios:
+        if sc.name in CEILINGS:
+            found.append(Scenario(ceiling_name(sc.name), sc.requests, headers={}, kind="ceiling"))
+    return found
 
 
 def _walk(ctx):

@@ -1,4 +1,4 @@
-"""Run Gunicorn and the webhook delivery worker together; stop both when either stops or on a signal.
+"""Run Gunicorn (gevent workers) and the webhook delivery worker together; stop both when either stops or on a signal.
 
 `make run` starts this. SIGINT/SIGTERM (Ctrl-C, or make being stopped) are passed to
 both children; the children also get SIGTERM from the kernel if this process dies,
@@ -23,15 +23,35 @@ def _die_with_parent():
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
-def _start(argv):
-    return subprocess.Popen(argv, preexec_fn=_die_with_parent)
+def _start(argv, env=None):
+    return subprocess.Popen(argv, preexec_fn=_die_with_parent, env=env)
+
+
+def _environment():
+    """This process's environment, with PUBLIC_BASE_URL defaulting to where Gunicorn listens.
+
+    The worker builds absolute URLs (webhook and reminder payloads, mail links) outside any
+    request: without the setting it would not know the development server's address.
+    """
+    from dotenv import dotenv_values
+
+    env = dict(os.environ)
+    if not env.get("PUBLIC_BASE_URL") and not dotenv_values(".env").get("PUBLIC_BASE_URL"):
+        env["PUBLIC_BASE_URL"] = f"http://{env.get('HOST', '127.0.0.1')}:{env.get('PORT', '8000')}"
+    return env
 
 
 def main():
     bin_dir = os.path.dirname(sys.executable)
+    env = _environment()
     children = [
-        _start([os.path.join(bin_dir, "gunicorn"), "-c", "gunicorn.conf.py", "wsgi:app"]),
-        _start([os.path.join(bin_dir, "flask"), "webhooks", "run"]),
+        # One port for everything, the event stream included: gevent workers, so that open
+        # streams (GET /api/v1/events) hold no worker (README "Sync" for production routing).
+        _start(
+            [os.path.join(bin_dir, "gunicorn"), "-c", "gunicorn.conf.py", "wsgi:app"],
+            env={"GUNICORN_WORKER_CLASS": "gevent", **env},
+        ),
+        _start([os.path.join(bin_dir, "flask"), "webhooks", "run"], env=env),
     ]
     stopping = []
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):

@@ -2,18 +2,37 @@
 
 import os
 from types import SimpleNamespace
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
-from sqlalchemy import create_engine, text
+from argon2 import PasswordHasher
+from sqlalchemy import create_engine, make_url, text
 
 from app import create_app
+from app.auth import passwords
 from app.extensions import db
 
 PASSWORD = "correct-horse-battery"
 
 
+# Under pytest-xdist each worker ("gw0", "gw1", ...) has a database and a Redis database of
+# its own, so that no worker empties or counts what another one uses.
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+WORKER_NUMBER = int(WORKER[2:]) if WORKER.startswith("gw") else 0
+
+
+def _worker_redis_url(url):
+    """Worker n uses the Redis database n below TEST_REDIS_URL's (15, 14, ... by default)."""
+    parts = urlsplit(url)
+    base = int(parts.path.lstrip("/") or 0)
+    number = base - WORKER_NUMBER
+    if number < 0:
+        raise pytest.UsageError(f"{WORKER}: no Redis database {base} - {WORKER_NUMBER}; use fewer workers")
+    return urlunsplit(parts._replace(path=f"/{number}"))
+
+
 def _redis_url():
-    url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+    url = _worker_redis_url(os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15"))
     try:
         import redis
 
@@ -23,8 +42,28 @@ def _redis_url():
         return None
 
 
+def _admin_engine(url):
+    """An engine on the server's `postgres` database, in autocommit (CREATE/DROP DATABASE)."""
+    server = make_url(url.replace("postgresql://", "postgresql+psycopg://", 1)).set(database="postgres")
+    return create_engine(server, isolation_level="AUTOCOMMIT")
+
+
+def _worker_pg_url(url):
+    """Worker n runs on `<TEST_DATABASE_URL's database>_gw<n>`, made empty now, dropped at the end."""
+    if not url or not WORKER:
+        return url
+    parsed = make_url(url)
+    name = f"{parsed.database}_{WORKER}"
+    engine = _admin_engine(url)
+    with engine.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+    return parsed.set(database=name).render_as_string(hide_password=False)
+
+
 REDIS_URL = _redis_url()
-PG_URL = os.environ.get("TEST_DATABASE_URL")
+PG_URL = _worker_pg_url(os.environ.get("TEST_DATABASE_URL"))
 
 
 def pytest_collection_modifyitems(config, items):
@@ -37,6 +76,15 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip_redis)
 
 
+def pytest_unconfigure(config):
+    """A worker drops the PostgreSQL database it made for itself."""
+    if PG_URL and WORKER:
+        engine = _admin_engine(PG_URL)
+        with engine.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{make_url(PG_URL).database}" WITH (FORCE)'))
+        engine.dispose()
+
+
 def pytest_sessionfinish(session, exitstatus):
     """With FAIL_ON_SKIP=1 (CI on PostgreSQL), any skipped test fails the run."""
     if os.environ.get("FAIL_ON_SKIP") != "1":
@@ -46,6 +94,21 @@ def pytest_sessionfinish(session, exitstatus):
     if skipped:
         reporter.write_line(f"FAIL_ON_SKIP: {skipped} test(s) skipped", red=True)
         session.exitstatus = 1
+
+
+# Argon2id at its lowest cost for the hundreds of users the tests make in-process (most of
+# the suite's CPU time at OWASP's parameters). Live servers, and tests marked
+# `real_password_hashing`, hash as production does.
+CHEAP_HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+CHEAP_DUMMY_HASH = CHEAP_HASHER.hash("not-a-real-password-for-timing")
+
+
+@pytest.fixture(autouse=True)
+def _cheap_password_hashing(request, monkeypatch):
+    if request.node.get_closest_marker("real_password_hashing"):
+        return
+    monkeypatch.setattr(passwords, "_hasher", CHEAP_HASHER)
+    monkeypatch.setattr(passwords, "_DUMMY_HASH", CHEAP_DUMMY_HASH)
 
 
 @pytest.fixture(scope="session")
@@ -170,3 +233,20 @@ def live_server(database_url):
     yield start
     for server in servers:
         server.stop()
+
+
+@pytest.fixture
+def smtp_server():
+    """A running SMTP server (aiosmtpd on a free port); `.inbox.messages` is what it received."""
+    from tests.smtp_server import SMTPServer
+
+    server = SMTPServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def mail_config(database_url, smtp_server):
+    """App settings that send mail to the test SMTP server."""
+    return make_config(database_url, MAIL_URL=smtp_server.url, MAIL_FROM="Todos <todos@example.com>")

@@ -104,6 +104,10 @@ def _free_port():
     if span:
         low, high = (int(part) for part in span.split("-"))
         candidates = range(low, high + 1)
+        # Under pytest-xdist each worker takes its own slice of the range.
+        worker, count = os.environ.get("PYTEST_XDIST_WORKER", ""), int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", 1))
+        if worker.startswith("gw") and count > 1 and len(candidates) >= count:
+            candidates = candidates[int(worker[2:]) :: count]
     for candidate in candidates:
         with socket.socket() as s:
             # As Gunicorn does: a port whose old connections linger in TIME_WAIT is free.
@@ -165,8 +169,10 @@ def start_server(database_url, workers=2, env=None, port=None, timeout=START_TIM
         os.close(log_fd)
         server = LiveServer(process, chosen, log_path)
         deadline = time.monotonic() + timeout
+        # Our master said it listens (another process may hold the port and answer /healthz).
+        listening = f"Listening at: {server.url} ({process.pid})"
         while time.monotonic() < deadline and server.running():
-            if _healthy(server.url):
+            if listening in server.log and _healthy(server.url):
                 return server
             time.sleep(0.1)
         log = server.log
@@ -175,3 +181,47 @@ def start_server(database_url, workers=2, env=None, port=None, timeout=START_TIM
         if "Address already in use" in log and attempt + 1 < attempts:
             continue
         raise LiveServerError(f"gunicorn did not answer /healthz on {server.url} within {timeout}s\n{log}")
+
+
+class LiveWorker:
+    """`flask webhooks run --poll`: the worker that `make run` starts beside Gunicorn (mail, webhooks, jobs)."""
+
+    def __init__(self, process, log_path):
+        self.process = process
+        self._log_path = log_path
+
+    @property
+    def log(self):
+        try:
+            return Path(self._log_path).read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def stop(self, timeout=STOP_TIMEOUT):
+        """SIGTERM (it ends after the current delivery or job); SIGKILL after `timeout`."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        Path(self._log_path).unlink(missing_ok=True)
+        return self.process.returncode
+
+
+def start_worker(database_url, env=None, interval=0.2):
+    """Start the polling worker on the same settings as start_server's (PORT aside)."""
+    log_fd, log_path = tempfile.mkstemp(prefix="live-worker-", suffix=".log")
+    environ = _environment(database_url, 1, 0, {"FLASK_APP": "wsgi:app", **(env or {})})
+    process = subprocess.Popen(
+        [sys.executable, "-m", "flask", "webhooks", "run", "--poll", "--interval", str(interval)],
+        cwd=ROOT,
+        env=environ,
+        stdin=subprocess.DEVNULL,
+        stdout=log_fd,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    os.close(log_fd)
+    return LiveWorker(process, log_path)

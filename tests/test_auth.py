@@ -34,7 +34,18 @@ def test_register_answers_201_with_location_and_no_secret(client):
     assert r.headers["Location"] == body["url"] == f"http://localhost{API}/users/{body['id']}"
     assert body["email"] == "ann@example.com"
     assert body["role"] == "user" and body["is_active"] is True and body["display_name"] == "Ann"
-    assert set(body) == {"id", "url", "email", "display_name", "role", "is_active", "created_at", "updated_at"}
+    assert set(body) == {
+        "id",
+        "url",
+        "email",
+        "email_verified",
+        "display_name",
+        "timezone",
+        "role",
+        "is_active",
+        "created_at",
+        "updated_at",
+    }
     assert "password" not in r.get_data(as_text=True)
 
 
@@ -139,6 +150,8 @@ def test_wrong_password_and_unknown_email_answer_alike(client, auth):
     assert names[0] == names[1]
 
 
+@pytest.mark.serial  # compares timings: alone on the machine
+@pytest.mark.real_password_hashing
 def test_wrong_password_and_unknown_email_take_about_the_same_time(client, auth):
     user = auth.user()
 

@@ -98,7 +98,9 @@ def test_cookie_logout_needs_csrf_and_unsets_cookies(client, auth):
     assert r.status_code == 204
     cleared = set_cookies(r)
     assert set(cleared) == {"access_token_cookie", "csrf_access_token", "refresh_token_cookie", "csrf_refresh_token"}
-    assert all("Max-Age=0" in header or "Expires=Thu, 01 Jan 1970" in header for header in cleared.values())
+    assert all("Max-Age=0" in header and "Expires=Thu, 01 Jan 1970" in header for header in cleared.values())
+    assert all("SameSite=Lax" in header for header in cleared.values())
+    assert "HttpOnly" in cleared["access_token_cookie"] and "HttpOnly" not in cleared["csrf_access_token"]
     assert cookie(client, "access_token_cookie") is None
     # The session is revoked too, so a copy of the cookie kept by an attacker is dead.
     client.set_cookie("access_token_cookie", old_access, path="/api/")

@@ -18,7 +18,11 @@ def test_beat_purges_expired_idempotency_keys(app, database_url, monkeypatch):
     monkeypatch.setenv("DATABASE_URL", database_url)
     sys.modules.pop("app.celery_app", None)
     celery_app = importlib.import_module("app.celery_app")
-    assert {"drain-webhooks", "purge-idempotency-keys"} <= set(celery_app.celery.conf.beat_schedule)
+    schedule = celery_app.celery.conf.beat_schedule
+    assert {"drain-webhooks", "drain-mail", "purge-idempotency-keys", "purge-changes", "fire-reminders"} <= set(
+        schedule
+    )
+    assert schedule["fire-reminders"]["schedule"] <= 1.0  # reminders go out within seconds
 
     with app.app_context():
         old, fresh = utcnow() - timedelta(hours=25), utcnow() - timedelta(hours=1)

@@ -5,7 +5,8 @@ import pytest
 from app import create_app
 from app.config import ConfigError
 
-STRONG = "s" * 40
+STRONG = "Yq3vT9xKp2LmZr8WfB6nHc4JdA7sE1uG"
+OTHER_STRONG = "kP7wQ2zR9mX4vN8bT3cJ6hL1fD5gS0aY"
 
 
 @pytest.fixture
@@ -62,7 +63,7 @@ def test_postgres_url_uses_psycopg3(clean_env, tmp_path):
     app = Flask("app", instance_path=str(tmp_path))
     load_config(app)
     assert app.config["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg://u@127.0.0.1/db"
-    assert app.config["SQLALCHEMY_ENGINE_OPTIONS"]["pool_pre_ping"] is True
+    assert "pool_pre_ping" not in app.config["SQLALCHEMY_ENGINE_OPTIONS"]  # app.db_engine pings after idling
 
 
 def test_development_secrets_are_generated_once_and_shared(clean_env, tmp_path):
@@ -81,7 +82,11 @@ def test_development_secrets_are_generated_once_and_shared(clean_env, tmp_path):
         ({"SECRET_KEY": STRONG}, "needs JWT_SECRET_KEY"),
         ({"SECRET_KEY": "short", "JWT_SECRET_KEY": STRONG}, "SECRET_KEY is shorter than 32 bytes"),
         ({"SECRET_KEY": "change-me-" + STRONG, "JWT_SECRET_KEY": STRONG}, "SECRET_KEY is the example value"),
-        ({"SECRET_KEY": STRONG, "JWT_SECRET_KEY": STRONG, "FLASK_DEBUG": "1"}, "debugger"),
+        ({"SECRET_KEY": STRONG, "JWT_SECRET_KEY": OTHER_STRONG, "FLASK_DEBUG": "1"}, "debugger"),
+        ({"SECRET_KEY": STRONG, "JWT_SECRET_KEY": STRONG}, "must be different"),
+        ({"SECRET_KEY": "a" * 32, "JWT_SECRET_KEY": STRONG}, "SECRET_KEY does not look random"),
+        ({"SECRET_KEY": STRONG, "JWT_SECRET_KEY": "abcd" * 16}, "JWT_SECRET_KEY does not look random"),
+        ({"SECRET_KEY": STRONG, "JWT_SECRET_KEY": "0123456789" * 4}, "JWT_SECRET_KEY does not look random"),
     ],
 )
 def test_production_refuses_without_real_secrets(clean_env, tmp_path, env, message):
@@ -97,13 +102,79 @@ def test_production_refuses_without_real_secrets(clean_env, tmp_path, env, messa
 def test_production_starts_with_real_secrets(clean_env, tmp_path):
     clean_env.setenv("APP_ENV", "production")
     clean_env.setenv("SECRET_KEY", STRONG)
-    clean_env.setenv("JWT_SECRET_KEY", "k" * 40)
+    clean_env.setenv("JWT_SECRET_KEY", OTHER_STRONG)
+    clean_env.setenv("METRICS_TOKEN", "scrape-token")
+    clean_env.setenv("PUBLIC_BASE_URL", "https://todos.example.com/")
+    clean_env.setenv("MAIL_URL", "log")
     app = make(tmp_path)
+    assert app.config["PUBLIC_BASE_URL"] == "https://todos.example.com"
     assert app.config["JWT_COOKIE_SECURE"] is True
     assert app.debug is False
+
+
+def test_generated_secrets_pass_the_randomness_check():
+    import secrets
+
+    from app.config import MIN_SECRET_BITS, secret_bits
+
+    for _ in range(50):
+        assert secret_bits(secrets.token_urlsafe(32)) >= MIN_SECRET_BITS
+        assert secret_bits(secrets.token_hex(32)) >= MIN_SECRET_BITS
+
+
+@pytest.mark.parametrize(("token", "warned"), [(None, True), ("scrape-token", False)])
+def test_production_warns_when_metrics_are_open(clean_env, tmp_path, caplog, token, warned):
+    clean_env.setenv("APP_ENV", "production")
+    clean_env.setenv("SECRET_KEY", STRONG)
+    clean_env.setenv("JWT_SECRET_KEY", OTHER_STRONG)
+    clean_env.setenv("PUBLIC_BASE_URL", "https://todos.example.com")
+    clean_env.setenv("MAIL_URL", "log")
+    if token:
+        clean_env.setenv("METRICS_TOKEN", token)
+    make(tmp_path)
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any("/metrics is open" in message for message in warnings) is warned
 
 
 def test_bad_number_is_a_clear_error(clean_env, tmp_path):
     clean_env.setenv("ACCESS_TOKEN_MINUTES", "ten")
     with pytest.raises(ConfigError, match="ACCESS_TOKEN_MINUTES"):
         make(tmp_path)
+
+
+def test_production_needs_public_base_url(clean_env, tmp_path):
+    clean_env.setenv("APP_ENV", "production")
+    clean_env.setenv("SECRET_KEY", STRONG)
+    clean_env.setenv("JWT_SECRET_KEY", OTHER_STRONG)
+    clean_env.delenv("PUBLIC_BASE_URL", raising=False)
+    with pytest.raises(ConfigError, match="needs PUBLIC_BASE_URL"):
+        make(tmp_path)
+
+
+@pytest.mark.parametrize(
+    "value", ["todos.example.com", "ftp://todos.example.com", "https://x.example/?a=1", "https://"]
+)
+def test_public_base_url_must_be_an_http_url(clean_env, tmp_path, value):
+    clean_env.setenv("PUBLIC_BASE_URL", value)
+    with pytest.raises(ConfigError, match="PUBLIC_BASE_URL"):
+        make(tmp_path)
+
+
+def test_log_level_in_any_case_and_a_bad_one_is_one_line(clean_env, tmp_path):
+    """gunicorn.conf.py reads LOG_LEVEL lower-cased; the service takes it in any case too."""
+    clean_env.setenv("LOG_LEVEL", "warning")
+    assert make(tmp_path).config["LOG_LEVEL"] == "WARNING"
+    clean_env.setenv("LOG_LEVEL", "loud")
+    with pytest.raises(ConfigError) as info:
+        make(tmp_path)
+    assert str(info.value) == "config: LOG_LEVEL='loud' is not a valid value"
+
+
+@pytest.mark.parametrize(("raw", "share"), [("0.25", 0.25), ("1", 1.0), ("0", None), ("1.5", None), ("half", None)])
+def test_export_duty_cycle_is_a_share_above_0_and_at_most_1(clean_env, tmp_path, raw, share):
+    clean_env.setenv("EXPORT_DUTY_CYCLE", raw)
+    if share is None:
+        with pytest.raises(ConfigError, match="EXPORT_DUTY_CYCLE"):
+            make(tmp_path)
+    else:
+        assert make(tmp_path).config["EXPORT_DUTY_CYCLE"] == share

@@ -1,5 +1,7 @@
 """The live-server helper runs the real service under Gunicorn and stops it."""
 
+import time
+
 import pytest
 import requests
 
@@ -17,10 +19,10 @@ def _alive(pid):
 def test_live_server_serves_with_two_workers(live_server):
     server = live_server(workers=2)
     assert len(server.wait_for_workers(2)) == 2
-    r = requests.get(server.url + "/healthz", timeout=5)
+    r = requests.get(server.url + "/healthz", timeout=30)
     assert r.status_code == 200
     assert r.json() == {"status": "ok"}
-    r = requests.get(server.url + "/readyz", timeout=5)
+    r = requests.get(server.url + "/readyz", timeout=30)
     assert r.status_code == 200
     assert r.json()["checks"]["database"] == "ok"
 
@@ -38,7 +40,7 @@ def test_live_server_shares_the_test_database(app, auth, live_server):
     user = auth.user()
     server = live_server(workers=1)
     r = requests.post(
-        server.url + "/api/v1/auth/login", json={"email": user.email, "password": user.password}, timeout=5
+        server.url + "/api/v1/auth/login", json={"email": user.email, "password": user.password}, timeout=30
     )
     assert r.status_code == 200
     assert r.json()["token_type"] == "Bearer"
@@ -52,5 +54,15 @@ def test_start_server_failure_raises_with_the_log(database_url):
 
 def test_start_server_as_context_manager(database_url):
     with start_server(database_url, workers=1) as server:
-        assert requests.get(server.url + "/healthz", timeout=5).status_code == 200
+        assert requests.get(server.url + "/healthz", timeout=30).status_code == 200
     assert not server.running()
+
+
+def test_gevent_workers_start_without_a_traceback(live_server):
+    """make run's worker class without Redis: timers the preloaded app started (the in-memory
+    rate-limit storage's) end before the workers fork, so no worker logs a threading KeyError."""
+    server = live_server(workers=2, env={"GUNICORN_WORKER_CLASS": "gevent", "REDIS_URL": None})
+    assert len(server.wait_for_workers(2)) == 2
+    assert requests.get(server.url + "/healthz", timeout=30).status_code == 200
+    time.sleep(0.5)  # a pending timer runs within 10 ms of a worker's start
+    assert "Traceback" not in server.log and "KeyError" not in server.log, server.log[-3000:]

@@ -87,6 +87,30 @@ def test_share_token_in_the_path_is_redacted(client, caplog):
     assert token not in all_lines(caplog)
 
 
+@pytest.mark.parametrize(
+    ("method", "tail"),
+    [("PUT", "/todos"), ("GET", "/todos/abc"), ("GET", "/todos/1/x"), ("GET", ""), ("GET", "/nothing")],
+)
+def test_share_token_is_redacted_when_no_route_matches(client, caplog, method, tail):
+    token = "s3cr3t-share-token-value"
+    r = client.open(f"/api/v1/shared/{token}{tail}", method=method)
+    assert r.status_code in (404, 405)
+    [line] = request_lines(caplog)
+    assert line["path"] == f"/api/v1/shared/[redacted]{tail}"
+    assert token not in all_lines(caplog)
+
+
+def test_share_token_is_redacted_in_the_error_log(app, caplog):
+    def boom(token):
+        raise RuntimeError("kaput")
+
+    app.add_url_rule("/api/v1/shared/<token>/boom", "shared_boom", boom)
+    token = "s3cr3t-share-token-value"
+    assert app.test_client().get(f"/api/v1/shared/{token}/boom").status_code == 500
+    assert "RuntimeError: kaput" in all_lines(caplog)
+    assert token not in all_lines(caplog)
+
+
 def test_unexpected_error_is_logged_with_the_request_id(app, caplog):
     def boom():
         raise RuntimeError("kaput")
@@ -113,7 +137,7 @@ def test_live_server_writes_one_json_line_per_request(database_url):
         ids = [f"live-{n}" for n in range(4)]
         for request_id in ids:
             request = urllib.request.Request(server.url + "/healthz", headers={"X-Request-ID": request_id})
-            with urllib.request.urlopen(request, timeout=5) as response:
+            with urllib.request.urlopen(request, timeout=30) as response:
                 assert response.headers["X-Request-ID"] == request_id
         log = server.log
     lines = [json.loads(line) for line in log.splitlines() if line.strip()]  # every line is JSON

@@ -82,7 +82,7 @@ def test_metrics_token(database_url, header, status):
 
 def _get(url):
     try:
-        with urllib.request.urlopen(url, timeout=5) as response:
+        with urllib.request.urlopen(url, timeout=30) as response:
             return response.status, response.read().decode()
     except urllib.error.HTTPError as e:
         return e.code, e.read().decode()
@@ -129,3 +129,13 @@ def test_pool_gauges_follow_the_database_pool(app):
         connection.close()
         assert checked_out() == before
     assert REGISTRY.get_sample_value("db_pool_size") >= 1
+
+
+@pytest.mark.parametrize("method", ["QWERTYA", "PROPFIND"])
+def test_unknown_methods_share_the_other_label(client, method):
+    other = {"route": "<unmatched>", "method": "OTHER", "status": "405"}
+    before = count(other)
+    r = client.open("/healthz", method=method)
+    assert r.status_code == 405
+    assert count(other) == before + 1
+    assert REGISTRY.get_sample_value("http_requests_total", {**other, "method": method}) is None

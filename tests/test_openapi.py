@@ -106,7 +106,7 @@ def test_security_schemes(spec):
 
 def test_protected_operation_lists_bearer_and_cookie_security(spec):
     me = _operation(spec, "/api/v1/users/me", "get")
-    assert me["security"] == [{"bearerAuth": []}, {"cookieAuth": []}]
+    assert me["security"] == [{"bearerAuth": []}, {"cookieAuth": []}, {"personalToken": []}]
     assert me["responses"]["401"] == {"$ref": "#/components/responses/Unauthorized"}
 
 
@@ -143,18 +143,20 @@ def test_rate_limit_headers_on_api_success(spec):
 
 def test_paginated_operation_documents_paging(spec):
     pages = [
-        op
-        for ops in spec["paths"].values()
+        (path, op)
+        for path, ops in spec["paths"].items()
         for m, op in ops.items()
         if m == "get" and "Link" in op["responses"].get("200", {}).get("headers", {})
     ]
     if not pages:
         pytest.skip("no paginated resource is routed yet")
-    for op in pages:
+    for path, op in pages:
         names = {p["name"] for p in op["parameters"] if "name" in p}
         assert {"limit", "cursor"} <= names, op["operationId"]
         limit = next(p for p in op["parameters"] if p.get("name") == "limit")
-        assert limit["schema"] == {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}
+        # A todo's occurrences are a short look ahead (API.md: 1-100, default 10).
+        bounds = (100, 10) if path.endswith("/occurrences") else (200, 50)
+        assert limit["schema"] == {"type": "integer", "minimum": 1, "maximum": bounds[0], "default": bounds[1]}
         page = op["responses"]["200"]["content"]["application/json"]["schema"]
         assert page["required"] == ["items", "next_cursor"]
 
@@ -310,3 +312,31 @@ def test_fields_of_nullable_columns_are_nullable_in_the_document(spec, schema_cl
     assert [name for name, field in fields.items() if not field.allow_none] == []
     properties = spec["components"]["schemas"][schema_name(schema_class)]["properties"]
     assert [name for name in fields if not properties[name].get("nullable")] == []
+
+
+def test_the_document_states_the_rules_the_service_enforces(client):
+    doc = client.get("/api/v1/openapi.json").json
+    schemas = doc["components"]["schemas"]
+    register = schemas["Register"]["properties"]["password"]
+    assert (register["minLength"], register["maxLength"]) == (8, 128)
+    setting = [s["properties"]["new_password"] for s in schemas.values() if "new_password" in s.get("properties", {})]
+    assert len(setting) >= 2  # a password change and a password reset
+    assert [(p["minLength"], p["maxLength"]) for p in setting] == [(8, 128)] * len(setting)
+    params = {p["name"]: p["schema"] for p in doc["paths"]["/api/v1/todos"]["get"]["parameters"] if "name" in p}
+    assert (params["q"]["minLength"], params["q"]["maxLength"]) == (1, 200)
+    assert params["assignee"]["anyOf"][0]["enum"] == ["me"]
+    assert params["tag"]["items"]["pattern"] == "^[A-Za-z0-9_-]{1,50}$"
+    users = {p["name"]: p["schema"] for p in doc["paths"]["/api/v1/users"]["get"]["parameters"] if "name" in p}
+    assert (users["q"]["minLength"], users["q"]["maxLength"]) == (1, 200)
+    clear = doc["paths"]["/api/v1/lists/{list_id}/todos"]["delete"]["parameters"]
+    assert next(p["schema"] for p in clear if p.get("name") == "completed") == {"type": "boolean", "enum": [True]}
+    key = doc["components"]["parameters"]["IdempotencyKey"]["schema"]
+    assert (key["minLength"], key["maxLength"], key["pattern"]) == (1, 255, "^[\\x20-\\x7E]+$")
+    assert schemas["Todo"]["properties"]["title"]["pattern"] == "^[^\\x00]*$"
+    assert params["q"]["pattern"] == "^[^\\x00]*$"
+
+
+def test_a_q_of_white_space_alone_is_a_search_not_a_400(client, auth):
+    user = auth.user()
+    assert client.get("/api/v1/todos?q=%C2%85", headers=user.headers).status_code == 200
+    assert client.get("/api/v1/todos?q=", headers=user.headers).status_code == 400

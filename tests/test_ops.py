@@ -7,6 +7,13 @@ from ops.proxy import TcpProxy
 from tests.conftest import PG_URL, REDIS_URL, make_config
 
 
+def test_root_is_the_web_app_and_links_the_docs(client):
+    r = client.get("/")
+    assert r.status_code == 200 and r.mimetype == "text/html"
+    assert client.get("/docs").status_code == 200
+    assert client.get("/api/v1/openapi.json").status_code == 200
+
+
 def test_healthz(client):
     r = client.get("/healthz")
     assert r.status_code == 200

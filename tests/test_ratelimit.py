@@ -146,7 +146,7 @@ def _clear_limits(url):
 
 def _status(url):
     try:
-        with urllib.request.urlopen(url, timeout=5) as response:
+        with urllib.request.urlopen(url, timeout=30) as response:
             return response.status
     except urllib.error.HTTPError as e:
         return e.code

@@ -154,12 +154,12 @@ def test_a_reader_that_read_before_a_change_cannot_cache_the_old_answer(app, sto
         seen_before = cache.check(1, 1, 7)[0]
         cache.forget([todo_key(7)])  # a commit changed todo 7 meanwhile
         cache.fill(seen_before, [(todo_key(7), '1 "old"', 60)])
-        assert store.get(todo_key(7)).startswith(b"x ")
+        assert store.get(cache.key(todo_key(7))).startswith(b"x ")
         seen_after = cache.check(1, 1, 7)[0]
         cache.fill(seen_after, [(todo_key(7), '1 "new"', 60)])
-        assert store.get(todo_key(7)).endswith(b'1 "new"')
+        assert store.get(cache.key(todo_key(7))).endswith(b'1 "new"')
         cache.fill(seen_before, [(todo_key(7), '1 "old"', 60)])  # an older reader never overwrites a newer one
-        assert store.get(todo_key(7)).endswith(b'1 "new"')
+        assert store.get(cache.key(todo_key(7))).endswith(b'1 "new"')
 
 
 def test_an_invalidation_lost_to_a_redis_outage_raises_the_floor(app, client, cast, store):
@@ -176,7 +176,7 @@ def test_an_invalidation_lost_to_a_redis_outage_raises_the_floor(app, client, ca
         assert client.patch(todo_path(cast), headers=cast.owner.headers, json={"title": "Unseen"}).status_code == 200
         assert cut._owe_floor  # noqa: SLF001
         # The stale entry is still there; a process that lost a tombstone must not let it answer.
-        assert store.get(todo_key(cast.todo_id)).startswith(b"p ")
+        assert store.get(cut.key(todo_key(cast.todo_id))).startswith(b"p ")
         # Meanwhile the cache is skipped rather than waited on, and the database answers.
         r = revalidate(client, cast, cast.owner, etag)
         assert r.status_code == 200 and r.json["title"] == "Unseen"
@@ -206,11 +206,11 @@ def test_what_was_read_before_redis_restarted_empty_is_never_trusted(app, store)
         for key in store.scan_iter(PREFIX + "*"):  # Redis restarted with nothing kept
             store.delete(key)
         cache.fill(seen_before, [(todo_key(7), '1 "old"', 60)])
-        assert store.get(todo_key(7)) is None
+        assert store.get(cache.key(todo_key(7))) is None
         seen_after = cache.check(1, 1, 7)[0]
         assert seen_after > seen_before
         cache.forget([todo_key(7)])
-        assert int(store.get(todo_key(7)).split()[1]) == seen_after + 1
+        assert int(store.get(cache.key(todo_key(7))).split()[1]) == seen_after + 1
 
 
 def test_commits_during_the_cool_off_do_not_prolong_it(app, store):
@@ -222,14 +222,42 @@ def test_commits_during_the_cool_off_do_not_prolong_it(app, store):
         assert cache._owe_floor and cache._down_until == ends  # noqa: SLF001
         assert cache.check(1, 1, 7) is None  # still cooling off: Redis is not asked
         cache._down_until = 0.0  # noqa: SLF001 - the cool-off has passed
-        floor_before = int(store.get(PREFIX + "floor") or 0)
+        floor_before = int(store.get(cache.key("floor")) or 0)
         assert cache.check(1, 1, 7) is not None
-        assert int(store.get(PREFIX + "floor")) > floor_before and not cache._owe_floor  # noqa: SLF001
+        assert int(store.get(cache.key("floor"))) > floor_before and not cache._owe_floor  # noqa: SLF001
 
 
 def test_entries_cached_together_expire_apart(app, client, cast, store):
     primed(app, client, cast, cast.owner)
     seconds = app.config["REVALIDATION_CACHE_SECONDS"]
-    ttls = [store.ttl(key) for key in store.scan_iter(PREFIX + "[sumt]:*") if store.get(key).startswith(b"p ")]
+    ttls = [store.ttl(key) for key in store.scan_iter(PREFIX + "*:[sumt]:*") if store.get(key).startswith(b"p ")]
     assert len(ttls) == 4 and all(0.75 * seconds - 1 <= t <= seconds for t in ttls), ttls
     assert len(set(ttls)) > 1, ttls  # four draws from 75 seconds: equal only by a one-in-400,000 chance
+
+
+def test_two_databases_sharing_a_redis_never_answer_for_each_other(store, tmp_path):
+    """A restored backup (a copy of the database) must not be answered 304 from the original's entries."""
+    import sqlite3
+
+    from app import create_app
+    from tests.conftest import AuthActions
+
+    original = tmp_path / "original.sqlite3"
+    first = create_app(make_config(f"sqlite:///{original}", REDIS_URL=REDIS_URL))
+    with first.app_context():
+        db.create_all()
+    cast = make_cast(first, AuthActions(first))
+    client = first.test_client()
+    backup = tmp_path / "backup.sqlite3"
+    with sqlite3.connect(original) as source, sqlite3.connect(backup) as target:
+        source.backup(target)  # the backup keeps the todo as it is now
+    r = client.patch(todo_path(cast), headers=cast.owner.headers, json={"title": "Changed after the backup"})
+    etag = primed(first, client, cast, cast.owner)
+    assert r.status_code == 200 and etag == r.headers["ETag"]
+    restored = create_app(make_config(f"sqlite:///{backup}", REDIS_URL=REDIS_URL))
+    r = revalidate(restored.test_client(), cast, cast.owner, etag)
+    assert r.status_code == 200 and r.json["title"] != "Changed after the backup"
+    for app in (first, restored):
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()

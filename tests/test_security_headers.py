@@ -37,7 +37,7 @@ def server(database_url):
 
 
 def _raw_get(server, path):
-    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
     try:
         connection.request("GET", path)
         response = connection.getresponse()

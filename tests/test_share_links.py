@@ -140,6 +140,7 @@ def test_revoke_with_stale_if_match(client, owner, list_id):
         ({"role": "viewer", "expires_at": "2999-01-01T00:00:00"}, "expires_at"),
         ({"role": "viewer", "expires_at": "2001-01-01T00:00:00Z"}, "expires_at"),
         ({"role": "viewer", "expires_at": "tomorrow"}, "expires_at"),
+        ({"role": "viewer", "expires_at": "9999-12-31T23:59:59-01:00"}, "expires_at"),
         ({"role": "viewer", "url": "http://x/"}, "url"),
         ({"role": "viewer", "token_hash": "0" * 64}, "token_hash"),
         ({"role": "viewer", "list_id": 2}, "list_id"),

@@ -68,6 +68,8 @@ def names(response, ids):
         ("assignee=me", {"milk"}),
         ("completed=false&min_priority=1&tag=shop", {"milk", "bread"}),
     ],
+    # Ids without the time of collection, the same in every pytest-xdist worker.
+    ids=lambda value: value.split("=")[0] if isinstance(value, str) and value.startswith("due_") else None,
 )
 def test_filters_across_lists(client, data, query, expected):
     me, _, _, ids = data
@@ -130,6 +132,8 @@ def test_default_sorts(client, data):
         ("overdue=2", "overdue"),
         ("due_before=2026-01-01T00:00:00", "due_before"),
         ("due_after=yesterday", "due_after"),
+        ("due_before=0001-01-01T00:00:00%2B14:00", "due_before"),
+        ("due_after=9999-12-31T23:59:59-01:00", "due_after"),
         ("priority=4", "priority"),
         ("priority=x", "priority"),
         ("min_priority=-1", "min_priority"),

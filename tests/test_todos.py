@@ -4,7 +4,7 @@ import pytest
 from sqlalchemy import event, select, update
 
 from app.extensions import db
-from app.models import Membership, Todo, Webhook, WebhookDelivery
+from app.models import Membership, Todo, Webhook, WebhookDelivery, WebhookEvent
 from app.webhooks.fanout import fan_out
 from tests.factories import make_cast, make_list, make_todos
 from tests.sql import count_statements
@@ -23,6 +23,9 @@ FIELDS = {
     "tags",
     "assignee_id",
     "order",
+    "recurrence",
+    "timezone",
+    "reminders",
     "created_by",
     "created_at",
     "updated_at",
@@ -93,6 +96,8 @@ def test_create_todo_completed(client, cast):
         ({"title": "t", "notes": "x" * 10001}, "notes"),
         ({"title": "t", "due_at": "2026-12-01T10:00:00"}, "due_at"),
         ({"title": "t", "due_at": "tomorrow"}, "due_at"),
+        ({"title": "t", "due_at": "9999-12-31T23:59:59-01:00"}, "due_at"),
+        ({"title": "t", "due_at": "0001-01-01T00:00:00+14:00"}, "due_at"),
         ({"title": "t", "priority": 4}, "priority"),
         ({"title": "t", "priority": -1}, "priority"),
         ({"title": "t", "priority": "1"}, "priority"),
@@ -336,3 +341,90 @@ def test_an_id_beyond_32_bits_is_422_not_a_database_error(client, auth, method, 
     path = f"/api/v1/lists/{list_id}/todos" if method == "post" else f"/api/v1/todos/{todo['id']}"
     r = getattr(client, method)(path, json={"title": "T", field: 2_319_810_663_878}, headers=owner.headers)
     assert r.status_code == 422 and r.mimetype == "application/problem+json" and field in r.json["errors"], r.json
+
+
+@pytest.mark.parametrize("method", ["post", "patch"])
+@pytest.mark.parametrize("assignee", [2147483646, "stranger"])
+def test_an_assignee_who_is_no_member_is_422_and_changes_nothing(client, cast, method, assignee):
+    assignee_id = cast.stranger.id if assignee == "stranger" else assignee
+    before = client.get(f"/api/v1/todos/{cast.todo_id}", headers=cast.editor.headers).json
+    path = f"/api/v1/lists/{cast.list_id}/todos" if method == "post" else f"/api/v1/todos/{cast.todo_id}"
+    body = {"title": "Changed", "assignee_id": assignee_id}
+    r = getattr(client, method)(path, json=body, headers=cast.editor.headers)
+    assert r.status_code == 422 and r.mimetype == PROBLEM and list(r.json["errors"]) == ["assignee_id"], r.json
+    assert client.get(f"/api/v1/todos/{cast.todo_id}", headers=cast.editor.headers).json == before
+
+
+@pytest.mark.postgres
+def test_clear_completed_spares_a_todo_uncompleted_meanwhile(app, client, cast, database_url):
+    """Another transaction un-completes a todo between the clear's read and its delete: the todo stays."""
+    import threading
+
+    from sqlalchemy import create_engine
+
+    [kept] = make_todos(app, cast.list_id, 1, completed=True)
+    [done] = make_todos(app, cast.list_id, 1, completed=True)
+    other = create_engine(database_url.replace("postgresql://", "postgresql+psycopg://", 1))
+    outcome = {}
+
+    def uncomplete():
+        with other.begin() as conn:
+            outcome["rows"] = conn.execute(
+                update(Todo).where(Todo.id == kept).values(completed=False, completed_at=None)
+            ).rowcount
+
+    def after_read(conn, cursor, statement, *args):
+        if statement.lstrip().startswith("SELECT todos.") and "FROM todos" in statement and not outcome:
+            outcome["started"] = True
+            thread = threading.Thread(target=uncomplete)
+            thread.start()
+            thread.join(1.0)  # with the rows locked, it waits for the clear to commit
+
+    with app.app_context():
+        event.listen(db.engine, "after_cursor_execute", after_read)
+    try:
+        r = client.delete(f"/api/v1/lists/{cast.list_id}/todos?completed=true", headers=cast.editor.headers)
+    finally:
+        with app.app_context():
+            event.remove(db.engine, "after_cursor_execute", after_read)
+    for _ in range(50):
+        if "rows" in outcome:
+            break
+        threading.Event().wait(0.1)
+    other.dispose()
+    assert r.status_code == 200, r.json
+    with app.app_context():
+        remaining = set(db.session.execute(select(Todo.id).where(Todo.list_id == cast.list_id)).scalars())
+        events = db.session.execute(select(WebhookEvent.event, WebhookEvent.payload)).all()
+    deleted_events = sorted(payload["data"]["id"] for name, payload in events if name == "todo.deleted")
+    assert outcome.get("started") and done not in remaining
+    # Either the un-complete came first (the todo stays, not counted) or after the delete (it found nothing).
+    if outcome["rows"] == 1:
+        assert kept in remaining and r.json == {"deleted": 1} and deleted_events == [done]
+    else:
+        assert kept not in remaining and r.json == {"deleted": 2} and deleted_events == sorted([kept, done])
+
+
+def test_a_patch_answers_its_change_even_when_the_todo_is_deleted_right_after_its_commit(app, client, cast):
+    """A concurrent DELETE that commits between a PATCH's commit and its answer: still 200, with the change."""
+    todo_id = post(client, cast, {"title": "Paint"}).json["id"]
+
+    done = []
+
+    def delete_elsewhere(session):
+        if done:
+            return
+        done.append(True)
+        with db.engine.begin() as other:  # another connection, as another request's would be
+            other.execute(Todo.__table__.delete().where(Todo.__table__.c.id == todo_id))
+
+    with app.app_context():
+        event.listen(db.session, "after_commit", delete_elsewhere)
+        try:
+            r = patch(client, todo_id, {"title": "Paint the fence"}, cast.editor)
+        finally:
+            event.remove(db.session, "after_commit", delete_elsewhere)
+    assert done
+    assert r.status_code == 200, r.get_data(as_text=True)
+    assert r.json["title"] == "Paint the fence"
+    assert client.get(f"/api/v1/todos/{todo_id}", headers=cast.editor.headers).status_code == 404

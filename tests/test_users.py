@@ -386,3 +386,35 @@ def test_create_admin_refuses_bad_input(app, email, password):
     assert result.exit_code == 1
     with app.app_context():
         assert db.session.execute(select(User)).first() is None
+
+
+@pytest.mark.parametrize("existing", [False, True])
+def test_create_admin_holds_no_transaction_while_a_person_types(app, database_url, monkeypatch, existing):
+    """At the password prompt, other writers go through at once (on SQLite the open transaction held the lock)."""
+    import sqlite3
+
+    from app import commands
+
+    if existing:
+        _cli(app, "other@example.com", "--password-stdin", input="a-long-admin-passphrase\n")
+    seen = {}
+
+    def person_types(from_stdin):
+        seen["in_transaction"] = db.session().in_transaction()
+        if database_url.startswith("sqlite"):
+            writer = sqlite3.connect(database_url.removeprefix("sqlite:///"), timeout=1)
+            try:
+                writer.execute("UPDATE users SET display_name = 'x' WHERE id = -1")
+                writer.commit()
+                seen["writer"] = "ok"
+            except sqlite3.OperationalError as e:
+                seen["writer"] = str(e)
+            finally:
+                writer.close()
+        return "a-long-admin-passphrase"
+
+    monkeypatch.setattr(commands, "_read_password", person_types)
+    result = _cli(app, "root@example.com")
+    assert result.exit_code == 0, result.output
+    assert seen["in_transaction"] is False
+    assert seen.get("writer", "ok") == "ok"

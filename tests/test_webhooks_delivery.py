@@ -386,3 +386,64 @@ def test_celery_worker_and_beat_deliver_through_redis(app, client, auth, app_con
             process.terminate()
             process.wait(15)
     assert receiver.ids() == [ping["message_id"], "msg_silent"], (tmp_path / "w.log").read_text()[-3000:]
+
+
+def test_a_delivery_queued_before_its_owner_was_deactivated_is_not_sent(app, setup, receiver):
+    emit(app, setup["list"])
+    with app.app_context():
+        fan_out()
+        db.session.get(User, setup["user"]).is_active = False
+        db.session.commit()
+        assert worker.drain() == 1
+    assert receiver.requests == []
+    [row] = deliveries(app)
+    assert (row.status, row.next_attempt_at, row.last_error) == ("failed", None, worker.OWNER_INACTIVE)
+
+
+def test_one_users_slow_webhooks_do_not_delay_another_users_delivery(app, setup, receiver):
+    """20 webhooks of one user to a target that answers after 4 s; another user's delivery still goes at once."""
+    import time
+
+    slow = webhook_receiver.start()
+    slow.delay = 4.0
+    try:
+        app.config["WEBHOOK_ALLOWED_HOSTS"] = [receiver.netloc, slow.netloc]
+        with app.app_context():
+            tenant = User(email="tenant@example.com", password_hash="x", role="user", is_active=True)
+            their_list = TodoList(name="Theirs")
+            db.session.add_all([tenant, their_list])
+            db.session.flush()
+            db.session.add(Membership(list_id=their_list.id, user_id=tenant.id, role="owner"))
+            for _ in range(20):
+                db.session.add(
+                    Webhook(
+                        user_id=tenant.id,
+                        all_lists=True,
+                        target_url=slow.url,
+                        events=["todo.created"],
+                        secret=signing.new_secret(),
+                        active=True,
+                    )
+                )
+            db.session.commit()
+            their_list_id = their_list.id
+        emit(app, their_list_id)  # 20 slow deliveries, due first
+        finished = []
+
+        def run():
+            with app.app_context():
+                finished.append(worker.drain(budget_seconds=3))
+
+        thread = threading.Thread(target=run)
+        thread.start()
+        time.sleep(0.5)  # the slow deliveries are out
+        sent = time.monotonic()
+        emit(app, setup["list"])  # the other user's event
+        assert receiver.wait_for(1, timeout=10), "the other user's delivery never arrived"
+        waited = time.monotonic() - sent
+        assert waited < 2.0, f"another user's delivery waited {waited:.1f} s behind the slow webhooks"
+        thread.join(30)
+        # The slow target was never sent more than PER_TARGET deliveries at once.
+        assert 1 <= len(slow.requests) <= worker.PER_TARGET * 2
+    finally:
+        webhook_receiver.stop(slow)

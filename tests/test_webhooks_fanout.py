@@ -279,3 +279,41 @@ def test_fan_out_skips_the_events_another_worker_holds(app, cast):
             other.commit()  # the other worker fanned them out
         assert fan_out() == 0
     assert len(deliveries(app)) == 3
+
+
+def deactivate(app, user_id):
+    with app.app_context():
+        db.session.get(User, user_id).is_active = False
+        db.session.commit()
+
+
+def test_a_deactivated_member_receives_nothing_from_events_recorded_before_or_after(app, cast):
+    owner, editor, _, list_id = cast
+    kept = hook(app, owner, events=["todo.created", "member.removed", "list.deleted"])
+    hook(app, editor, events=["todo.created", "member.removed", "list.deleted"])
+    emit(app, list_id)  # recorded while the editor is active, fanned out after
+    deactivate(app, editor)
+    emit(app, list_id)
+    with app.app_context():  # events whose webhooks are resolved as they are recorded
+        record_event("member.removed", list_id, {"user_id": owner}, resolve_now=True)
+        record_event("list.deleted", list_id, {"id": list_id}, resolve_now=True)
+        db.session.commit()
+    fanned_out(app)
+    assert [(d.webhook_id, d.event) for d in deliveries(app)] == [
+        (kept, "todo.created"),
+        (kept, "todo.created"),
+        (kept, "member.removed"),
+        (kept, "list.deleted"),
+    ]
+
+
+def test_a_named_webhook_of_a_user_deactivated_before_the_fan_out_gets_nothing(app, cast):
+    owner, editor, _, list_id = cast
+    hook(app, editor, events=["member.removed"])
+    with app.app_context():
+        record_event("member.removed", list_id, {"user_id": editor}, resolve_now=True)
+        db.session.commit()
+    assert count(app, WebhookEvent) == 1
+    deactivate(app, editor)
+    fanned_out(app)
+    assert deliveries(app) == []

@@ -14,6 +14,8 @@ import re
 import time
 
 import flask_jwt_extended
+import flask_jwt_extended.exceptions
+import flask_jwt_extended.view_decorators
 import orjson
 from flask import current_app, g, has_request_context
 from flask_jwt_extended.config import config
@@ -60,10 +62,26 @@ def token_claims(token):
     return claims
 
 
+PERSONAL_PREFIX = "tdp_"  # app.personal_tokens.token_format.PREFIX, without importing the models here
+PERSONAL_HEADER = {"typ": "personal"}
+
+
 class JWTManager(flask_jwt_extended.JWTManager):
-    """flask-jwt-extended, reusing the request's verified claims instead of decoding again."""
+    """flask-jwt-extended, reusing the request's verified claims instead of decoding again.
+
+    A personal access token (`tdp_...`) is no JWT: it is resolved by app.personal_tokens into
+    the same claims shape, so `jwt_required()` and `current_user` serve both credentials.
+    """
+
+    # How a personal token becomes claims: set by the app factory (app.personal_tokens.principal.
+    # claims_for), so that this module, imported by app.extensions, imports nothing above it.
+    personal_claims = None
 
     def _decode_jwt_from_config(self, encoded_token, csrf_value=None, allow_expired=False):
+        if encoded_token.startswith(PERSONAL_PREFIX):
+            if self.personal_claims is None:
+                raise flask_jwt_extended.exceptions.JWTDecodeError("personal access tokens are not enabled")
+            return self.personal_claims(encoded_token)
         # The one decoding hook the library has. CSRF checks, expired tokens and audience or
         # issuer rules (none are configured today) take the library's own path.
         plain = not (csrf_value or allow_expired or config.decode_audience or config.decode_issuer)
@@ -71,3 +89,17 @@ class JWTManager(flask_jwt_extended.JWTManager):
         if claims is None:
             return super()._decode_jwt_from_config(encoded_token, csrf_value, allow_expired)
         return {"type": "access", "fresh": False, "jti": None, **claims}
+
+
+_unverified_headers = flask_jwt_extended.view_decorators.get_unverified_jwt_headers
+
+
+def _headers_of(encoded_token):
+    """A personal token has no JOSE header to read: give it a fixed one."""
+    if encoded_token.startswith(PERSONAL_PREFIX):
+        return PERSONAL_HEADER
+    return _unverified_headers(encoded_token)
+
+
+# flask-jwt-extended reads the header of the token it has just decoded through this name alone.
+flask_jwt_extended.view_decorators.get_unverified_jwt_headers = _headers_of

@@ -4,7 +4,7 @@ import uuid
 
 from flask import current_app, g, request
 from flask_jwt_extended import create_access_token, create_refresh_token
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from app.errors import problem
 from app.extensions import db, jwt
@@ -38,19 +38,26 @@ def start_session(user):
     return session
 
 
+# Built once: every authenticated request runs it, and a statement object keeps its cache key.
+_PRINCIPAL = (
+    select(User, AuthSession)
+    .join(AuthSession, AuthSession.user_id == User.id)
+    .where(User.id == bindparam("user_id"), AuthSession.id == bindparam("session_id"))
+)
+
+
 def _load_principal(jwt_data):
-    """Load the user and session of a token in one query; cache it on `g`."""
+    """Load the user and session of a token in one query; cache it on `g`.
+
+    A personal access token's user and token row were put there by app.personal_tokens.
+    """
     if "principal" not in g:
         try:
             user_id, session_id = int(jwt_data["sub"]), int(jwt_data["sid"])
         except (KeyError, TypeError, ValueError):
             g.principal = (None, None)
             return g.principal
-        row = db.session.execute(
-            select(User, AuthSession)
-            .join(AuthSession, AuthSession.user_id == User.id)
-            .where(User.id == user_id, AuthSession.id == session_id)
-        ).first()
+        row = db.session.execute(_PRINCIPAL, {"user_id": user_id, "session_id": session_id}).first()
         g.principal = tuple(row) if row else (None, None)
     return g.principal
 
@@ -61,8 +68,8 @@ def register_jwt_callbacks():
     @jwt.token_in_blocklist_loader
     def is_revoked(jwt_header, jwt_data):
         # Any database error propagates: the request fails closed with a 503, never passes.
-        user, session = _load_principal(jwt_data)
-        return user is None or not user.is_active or not session.is_live
+        user, credential = _load_principal(jwt_data)  # a login's session or a personal token
+        return user is None or not user.is_active or not credential.is_live
 
     @jwt.user_lookup_loader
     def load_user(jwt_header, jwt_data):
@@ -81,5 +88,6 @@ def register_jwt_callbacks():
 
 
 def current_session():
-    """The AuthSession of the verified token of this request."""
-    return g.principal[1] if "principal" in g else None
+    """The AuthSession of the verified token of this request; None for a personal token."""
+    credential = g.principal[1] if "principal" in g else None
+    return credential if isinstance(credential, AuthSession) else None

@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
@@ -24,6 +24,14 @@ class Todo(IdMixin, TimestampMixin, db.Model):
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     order: Mapped[float] = mapped_column("order", Float, nullable=False)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # An RFC 5545 RRULE value, run in `timezone` from `recurrence_anchor` (its DTSTART): the
+    # due time the rule was set from. Completing the todo moves `due_at` along the rule and
+    # leaves the anchor, so that COUNT counts from the original start (app.recurrence).
+    recurrence: Mapped[str | None] = mapped_column(String(500))
+    recurrence_anchor: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC", nullable=False)
+    # Whole minutes before due_at, ascending; [] for none.
+    reminders: Mapped[list] = mapped_column(JSON, default=list, server_default="[]", nullable=False)
     # Bumped on every change; the ETag of a todo is derived from it.
     version: Mapped[int] = mapped_column(Integer, default=1, nullable=False)
 

@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, String, select, update
+from sqlalchemy import Boolean, ForeignKey, Index, String, false, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app import revalidation
@@ -22,6 +22,9 @@ class User(IdMixin, TimestampMixin, db.Model):
     display_name: Mapped[str | None] = mapped_column(String(100))
     role: Mapped[str] = mapped_column(String(16), default="user", nullable=False)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True, nullable=False)
+    email_verified: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false(), nullable=False)
+    # IANA zone name: the default zone of the todos this user creates.
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC", nullable=False)
 
     __table_args__ = (
         Index("ix_users_role_id", "role", "id"),

@@ -17,6 +17,7 @@ EVENTS = (
     "list.deleted",
     "member.added",
     "member.removed",
+    "todo.reminder",
 )
 
 

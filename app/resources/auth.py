@@ -7,13 +7,13 @@ from flask_jwt_extended import (
     jwt_required,
     set_access_cookies,
     set_refresh_cookies,
-    unset_jwt_cookies,
 )
+from flask_jwt_extended.config import config as jwt_config
 from flask_restful import Resource
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from app.apidoc import Page, doc
+from app.auth.email_accounts import check_registration, create_account
 from app.auth.passwords import hash_password, needs_rehash, verify_password
 from app.auth.throttle import login_throttles
 from app.auth.tokens import current_session, issue_tokens, new_jti, start_session
@@ -24,6 +24,7 @@ from app.http import load_body, output_json
 from app.models import AuthSession, User
 from app.models.base import utcnow
 from app.pagination import page_response, paginate, sort_parser
+from app.personal_tokens.scopes import LOGIN_ONLY, PUBLIC
 from app.schemas.user import (
     login_schema,
     register_schema,
@@ -55,8 +56,27 @@ def no_content(clear_cookies=False):
     """A 204; after a logout also clear the token cookies."""
     response = current_app.response_class(status=204)
     if clear_cookies:
-        unset_jwt_cookies(response)
+        clear_token_cookies(response)
     return response
+
+
+def clear_token_cookies(response):
+    """Expire the four token cookies with both a past `Expires` and `Max-Age=0`, whatever a browser reads."""
+    cookies = (
+        (jwt_config.access_cookie_name, jwt_config.access_cookie_path, True),
+        (jwt_config.access_csrf_cookie_name, jwt_config.access_csrf_cookie_path, False),
+        (jwt_config.refresh_cookie_name, jwt_config.refresh_cookie_path, True),
+        (jwt_config.refresh_csrf_cookie_name, jwt_config.refresh_csrf_cookie_path, False),
+    )
+    for name, path, httponly in cookies:
+        response.delete_cookie(
+            name,
+            path=path,
+            domain=jwt_config.cookie_domain,
+            secure=jwt_config.cookie_secure,
+            httponly=httponly,
+            samesite=jwt_config.cookie_samesite,
+        )
 
 
 def own_live_session(session_id):
@@ -68,24 +88,36 @@ def own_live_session(session_id):
 
 
 class Register(Resource):
-    @doc("Create an account", body=register_schema, responses={201: user_schema}, errors=(409, 422), auth=False)
+    scope = PUBLIC
+
+    @doc(
+        "Create an account",
+        body=register_schema,
+        responses={201: user_schema},
+        errors=(403, 409, 422),
+        auth=False,
+        description="The account starts with `email_verified: false` and a verification mail is sent, unless "
+        "an `invitation_token` for this email proves the address. REGISTRATION=invite-only needs that token "
+        "(403 without it, 422 keyed `invitation_token` when invalid or for another address); "
+        "REGISTRATION=closed answers 403 (admins create accounts with `flask users create`).",
+    )
     def post(self):
         """Create an account."""
         data = load_body(register_schema)
+        verified = check_registration(data["email"], data.get("invitation_token"))
         user = User(
-            email=data["email"], display_name=data.get("display_name"), password_hash=hash_password(data["password"])
+            email=data["email"],
+            display_name=data.get("display_name"),
+            password_hash=hash_password(data["password"]),
+            email_verified=verified,
         )
-        db.session.add(user)
-        try:
-            db.session.commit()
-        except IntegrityError:
-            db.session.rollback()
-            abort(409, "An account with this email already exists.", errors={"email": ["Already registered."]})
+        create_account(user)
         body = user_schema.dump(user)
         return body, 201, {"Location": body["url"]}
 
 
 class Login(Resource):
+    scope = PUBLIC
     decorators = login_throttles
 
     @doc(
@@ -110,6 +142,7 @@ class Login(Resource):
 
 
 class Refresh(Resource):
+    scope = LOGIN_ONLY
     method_decorators = [jwt_required(refresh=True)]
 
     @doc(
@@ -128,6 +161,7 @@ class Refresh(Resource):
 
 
 class Logout(Resource):
+    scope = LOGIN_ONLY
     method_decorators = [jwt_required()]
 
     @doc("Log out: end this login (its access and refresh tokens)", responses={204: None})
@@ -139,6 +173,7 @@ class Logout(Resource):
 
 
 class LogoutAll(Resource):
+    scope = LOGIN_ONLY
     method_decorators = [jwt_required()]
 
     @doc("Log out everywhere: end every login of the caller", responses={204: None})
@@ -150,6 +185,7 @@ class LogoutAll(Resource):
 
 
 class SessionList(Resource):
+    scope = LOGIN_ONLY
     method_decorators = [jwt_required()]
 
     @doc(
@@ -170,6 +206,7 @@ class SessionList(Resource):
 
 
 class Session(Resource):
+    scope = LOGIN_ONLY
     method_decorators = [jwt_required()]
 
     @doc("Show one of the caller's active logins", responses={200: session_schema, 304: None}, errors=(404,))

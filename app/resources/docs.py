@@ -7,6 +7,7 @@ from swagger_ui_bundle import swagger_ui_path
 
 from app.apidoc import doc
 from app.openapi import openapi_bytes
+from app.personal_tokens.scopes import PUBLIC
 
 # Swagger UI's own files, from the swagger-ui-bundle package.
 assets_bp = Blueprint("docs", __name__, static_folder=str(swagger_ui_path), static_url_path="/docs/assets")
@@ -52,7 +53,12 @@ def initializer():
     return Response(INITIALIZER, mimetype="text/javascript", headers={"Cache-Control": "public, max-age=3600"})
 
 
+initializer.scope = PUBLIC
+
+
 class OpenApiDocument(Resource):
+    scope = PUBLIC
+
     @doc(
         "The OpenAPI 3 document of this API",
         responses={200: "application/json"},
@@ -67,6 +73,8 @@ class OpenApiDocument(Resource):
 
 
 class Docs(Resource):
+    scope = PUBLIC
+
     @doc(
         "Interactive API documentation (Swagger UI)",
         responses={200: "text/html"},

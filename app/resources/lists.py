@@ -31,6 +31,7 @@ def _dump(view, status=200, headers=None):
 
 
 class TodoLists(Resource):
+    scope = "lists"
     method_decorators = [jwt_required()]
 
     @doc(
@@ -59,12 +60,14 @@ class TodoLists(Resource):
     def post(self):
         """Create a list."""
         view = lists.create_list(current_user.id, load_body(todo_list_schema))
+        db.session.flush()
+        body, status, headers = _dump(view, 201)  # before the commit: see app.resources.todos._dump_flushed
         db.session.commit()
-        body, status, headers = _dump(view, 201)
         return body, status, {**headers, "Location": body["url"]}
 
 
 class TodoListItem(Resource):
+    scope = "lists"
     method_decorators = [jwt_required()]
 
     @doc("Get a list.", responses={200: todo_list_schema, 304: None}, errors=(404,), tags=["lists"])
@@ -85,8 +88,10 @@ class TodoListItem(Resource):
         membership = membership_for(list_id, "update_list")
         require_match(_dump(lists.view_of(membership))[2]["ETag"])
         view = lists.update_list(membership, load_body(todo_list_update_schema))
+        db.session.flush()
+        answer = _dump(view)  # before the commit: a list deleted right after it cannot make this a 500
         db.session.commit()
-        return _dump(view)
+        return answer
 
     @doc("Delete a list with its todos (owner).", responses={204: None}, errors=(403, 404, 412), tags=["lists"])
     def delete(self, list_id):

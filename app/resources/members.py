@@ -40,6 +40,7 @@ def _dump(membership, status=200, headers=None):
 
 
 class Members(Resource):
+    scope = "lists"
     method_decorators = [jwt_required()]
 
     @doc(
@@ -70,12 +71,13 @@ class Members(Resource):
         membership_for(list_id, "manage_members")
         data = load_body(member_create_schema)
         membership = members.add_member(list_id, data["email"], data["role"])
+        body, status, headers = _dump(membership, 201)  # flushed by add_member; answered before the commit
         db.session.commit()
-        body, status, headers = _dump(membership, 201)
         return body, status, {**headers, "Location": body["url"]}
 
 
 class MemberItem(Resource):
+    scope = "lists"
     method_decorators = [jwt_required()]
 
     @doc("Get a member (viewer+).", responses={200: member_schema, 304: None}, errors=(404,), tags=["members"])
@@ -98,8 +100,9 @@ class MemberItem(Resource):
         membership = _member(list_id, user_id)
         require_match(_dump(membership)[2]["ETag"])
         members.change_role(membership, load_body(member_schema)["role"])
+        answer = _dump(membership)  # flushed by change_role; a member removed right after cannot make this a 500
         db.session.commit()
-        return _dump(membership)
+        return answer
 
     @doc(
         "Remove a member (owner), or leave the list (any member).",

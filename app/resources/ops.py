@@ -1,4 +1,4 @@
-"""Operations endpoints: liveness and readiness."""
+"""Operations endpoints: the root pointer, liveness and readiness."""
 
 import logging
 
@@ -8,11 +8,14 @@ from sqlalchemy import text
 
 from app.apidoc import doc
 from app.extensions import db
+from app.personal_tokens.scopes import PUBLIC
 
 log = logging.getLogger(__name__)
 
 
 class Health(Resource):
+    scope = PUBLIC
+
     @doc(
         "Liveness: 200 while the process is up",
         responses={200: None},
@@ -26,6 +29,8 @@ class Health(Resource):
 
 
 class Ready(Resource):
+    scope = PUBLIC
+
     @doc(
         "Readiness: 200 when the database (and Redis, where configured) answer, else 503",
         responses={200: None},

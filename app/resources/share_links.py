@@ -1,6 +1,6 @@
 """Share links of a list, managed by its owners."""
 
-from flask import Response, url_for
+from flask import Response
 from flask_jwt_extended import current_user, jwt_required
 from flask_restful import Resource
 from sqlalchemy import select
@@ -10,8 +10,8 @@ from app.apidoc import Page, doc
 from app.conditional import not_modified, representation_etag, require_match
 from app.errors import abort
 from app.extensions import db
-from app.http import load_body
-from app.idempotency import idempotent
+from app.http import external_url, load_body
+from app.idempotency import idempotent, shown_once
 from app.pagination import page_parser, page_response, paginate
 from app.permissions import membership_for
 from app.schemas.share_link import share_link_schema, share_links_schema
@@ -38,6 +38,7 @@ def link_of(list_id, link_id):
 
 
 class ShareLinkList(Resource):
+    scope = "lists"
     method_decorators = [jwt_required()]
 
     @doc(
@@ -70,12 +71,13 @@ class ShareLinkList(Resource):
         data = load_body(share_link_schema)
         link, token = sharing.create_link(list_id, data["role"], data["expires_at"], current_user.id)
         db.session.commit()
-        link.url = url_for("api.shared_todos", token=token, _external=True)
-        location = url_for("api.share_link", list_id=list_id, link_id=link.id, _external=True)
+        link.url = external_url("api.shared_todos", token=shown_once(token))
+        location = external_url("api.share_link", list_id=list_id, link_id=link.id)
         return share_link_schema.dump(link), 201, {"Location": location}
 
 
 class ShareLink(Resource):
+    scope = "lists"
     method_decorators = [jwt_required()]
 
     @doc(

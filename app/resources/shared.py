@@ -6,9 +6,11 @@ from flask_restful import Resource
 from app import sharing
 from app.apidoc import Bare, doc
 from app.conditional import not_modified, require_match, todo_etag
-from app.extensions import db, limiter
+from app.extensions import db
 from app.http import load_body
 from app.idempotency import idempotent
+from app.personal_tokens.scopes import PUBLIC
+from app.ratelimit import limiter
 from app.schemas.todo_backend import todo_backend_list_schema, todo_backend_patch_schema, todo_backend_schema
 from app.services import todos
 
@@ -29,11 +31,15 @@ def save_change(todo, data):
     """Apply a PATCH or PUT as a member's change would be applied, commit, and answer the todo."""
     require_match(todo_etag(todo))
     todos.update_todo(todo, data)
+    db.session.flush()
+    answered = answer(todo)  # before the commit: a concurrent delete after it cannot make this a 500
     db.session.commit()
-    return answer(todo)
+    return answered
 
 
 class SharedTodoList(Resource):
+    scope = PUBLIC
+
     @doc(
         "List the todos of the shared list: a bare array, by order then id.",
         auth="share",
@@ -62,8 +68,9 @@ class SharedTodoList(Resource):
         link = sharing.link_for(token, write=True)
         data = load_body(todo_backend_schema)
         todo = sharing.create_todo(link.list_id, data)
-        db.session.commit()
+        db.session.flush()
         body, status, headers = answer(todo, 201)
+        db.session.commit()
         return body, status, {**headers, "Location": body["url"]}
 
     @doc(
@@ -83,6 +90,8 @@ class SharedTodoList(Resource):
 
 
 class SharedTodo(Resource):
+    scope = PUBLIC
+
     @doc(
         "Return one todo of the shared list.",
         auth="share",

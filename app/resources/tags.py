@@ -16,6 +16,7 @@ tag_parser = sort_parser(TAG_SORTS, "name")
 
 
 class Tags(Resource):
+    scope = "todos"
     method_decorators = [jwt_required()]
 
     @doc(

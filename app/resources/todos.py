@@ -14,15 +14,16 @@ from app.auth.tokens import current_session
 from app.conditional import not_modified, require_match, todo_etag
 from app.errors import abort
 from app.extensions import db
-from app.http import load_body
+from app.http import load_body, query_text
 from app.idempotency import idempotent
 from app.models import Membership, Todo
 from app.pagination import page_result, paginate, paginate_scoped, sort_parser
 from app.permissions import membership_for, todo_for, todo_version_for, visible_list_ids
 from app.revalidation import remember
+from app.schemas.base import rows_dumper
 from app.schemas.todo import todo_schema, todo_update_schema
 from app.services import todos
-from app.services.todo_query import TODO_COLUMNS, assignee, filtered, rfc3339, with_tags
+from app.services.todo_query import TODO_COLUMNS, as_todos, assignee, filtered, only_true, rfc3339, todo_row_for
 
 TODO_SORTS = {
     "order": Todo.order,
@@ -33,6 +34,8 @@ TODO_SORTS = {
     "title": Todo.title,
 }
 TAG = inputs.regex(r"^[A-Za-z0-9_-]{1,50}$")
+# A todo holds at most 20 tags and the filter asks for all of them: more can match nothing.
+TAG.max_items = MAX_TAG_FILTERS = 20
 
 
 def todo_parser(default_sort):
@@ -45,8 +48,15 @@ def todo_parser(default_sort):
     add("due_after", type=rfc3339, location="args", help="due_after must be an RFC 3339 time with an offset")
     add("priority", type=inputs.int_range(0, 3), location="args", help="priority must be an integer from 0 to 3")
     add("min_priority", type=inputs.int_range(0, 3), location="args", help="min_priority must be an integer 0-3")
-    add("tag", type=TAG, action="append", location="args", help="tag must be 1-50 letters, digits, '-' or '_'")
-    add("q", type=inputs.regex(r"^.{1,200}$"), location="args", help="q must be 1-200 characters")
+    add(
+        "tag",
+        type=TAG,
+        action="append",
+        location="args",
+        help="tag must be 1-50 letters, digits, '-' or '_'; at most 20 of them",
+    )
+    # Not trimmed: a q of white space alone is a search for it, not an empty (refused) q.
+    add("q", type=query_text(1, 200), location="args", help="q must be 1-200 characters", trim=False)
     add("assignee", type=assignee, location="args", help="assignee must be 'me' or a user id")
     return parser
 
@@ -59,7 +69,7 @@ todos_parser.add_argument(
 clear_parser = reqparse.RequestParser(bundle_errors=True)
 clear_parser.add_argument(
     "completed",
-    type=inputs.boolean,
+    type=only_true,
     required=True,
     location="args",
     help="completed=true is required: only completed todos can be cleared",
@@ -68,12 +78,15 @@ clear_parser.add_argument(
 
 def _page(query, args, list_ids=None):
     """(rows, cursor) of `query` filtered by `args`; `list_ids` (a select) spreads it over several lists."""
-    args = {**args, "tag": [tag.lower() for tag in args.get("tag") or ()]}
+    tags = args.get("tag") or ()
+    if len(tags) > MAX_TAG_FILTERS:
+        abort(400, f"At most {MAX_TAG_FILTERS} tags can be asked for.", errors={"tag": [f"At most {MAX_TAG_FILTERS}."]})
+    args = {**args, "tag": [tag.lower() for tag in tags]}
     query = filtered(query, args)
     if list_ids is None:
-        return paginate(query, args["sort"], TODO_SORTS, Todo.id, args, db.session, scalars=False)
+        return paginate(query, args["sort"], TODO_SORTS, Todo.id, args, db.session, scalars=False, core=True)
     return paginate_scoped(
-        query, list_ids, Todo.list_id, args["sort"], TODO_SORTS, Todo.id, args, db.session, scalars=False
+        query, list_ids, Todo.list_id, args["sort"], TODO_SORTS, Todo.id, args, db.session, scalars=False, core=True
     )
 
 
@@ -90,8 +103,11 @@ def _list_page(list_id, args):
     return rows, cursor
 
 
+dump_todos = rows_dumper(todo_schema)
+
+
 def _dump_page(rows, cursor):
-    return page_result(todo_schema.dump(with_tags(rows), many=True), cursor)
+    return page_result(dump_todos(as_todos(rows)), cursor)
 
 
 def _dump(todo, status=200, headers=None):
@@ -99,7 +115,19 @@ def _dump(todo, status=200, headers=None):
     return body, status, {"ETag": todo_etag(todo), **(headers or {})}
 
 
+def _dump_flushed(todo, status=200):
+    """The answer to a write, taken after its flush and before its commit: what this change made.
+
+    After the commit the todo would be reloaded, and a concurrent DELETE committed in
+    between would turn a change that succeeded into a 500.
+    """
+    db.session.flush()
+    return _dump(todo, status)
+
+
 class ListTodos(Resource):
+    scope = "todos"
+    reads_without_transaction = True  # app.db_engine: its GET needs no BEGIN/ROLLBACK
     method_decorators = [jwt_required()]
 
     @doc(
@@ -124,9 +152,9 @@ class ListTodos(Resource):
     def post(self, list_id):
         """Create a todo."""
         membership_for(list_id, "write_todos")
-        todo = todos.create_todo(list_id, current_user.id, load_body(todo_schema))
+        todo = todos.create_todo(list_id, current_user.id, load_body(todo_schema), current_user.timezone)
+        body, status, headers = _dump_flushed(todo, 201)
         db.session.commit()
-        body, status, headers = _dump(todo, 201)
         return body, status, {**headers, "Location": body["url"]}
 
     @doc(
@@ -139,14 +167,15 @@ class ListTodos(Resource):
     def delete(self, list_id):
         """Clear a list's completed todos."""
         membership_for(list_id, "write_todos")
-        if not clear_parser.parse_args()["completed"]:
-            abort(400, "Only completed todos can be cleared.", errors={"completed": ["Must be true."]})
+        clear_parser.parse_args()  # completed=true, else a 400
         deleted = todos.clear_completed(list_id)
         db.session.commit()
         return {"deleted": deleted}
 
 
 class Todos(Resource):
+    scope = "todos"
+    reads_without_transaction = True  # app.db_engine: its GET needs no BEGIN/ROLLBACK
     method_decorators = [jwt_required()]
 
     @doc(
@@ -165,6 +194,8 @@ class Todos(Resource):
 
 
 class TodoItem(Resource):
+    scope = "todos"
+    reads_without_transaction = True  # app.db_engine: its GET needs no BEGIN/ROLLBACK
     method_decorators = [jwt_required()]
 
     @doc("Get a todo (viewer+).", responses={200: todo_schema, 304: None}, errors=(404,), tags=["todos"])
@@ -181,8 +212,8 @@ class TodoItem(Resource):
             unchanged = not_modified(etag)
             if unchanged:
                 return unchanged
-        todo, _ = todo_for(todo_id)
-        return _dump(todo)
+        row = todo_row_for(todo_id)
+        return dump_todos(as_todos([row]))[0], 200, {"ETag": todo_etag(row)}
 
     @doc(
         "Change a todo (editor+): any writable field, `completed`, or `list_id` to move it.",
@@ -196,13 +227,14 @@ class TodoItem(Resource):
         todo, _ = todo_for(todo_id, "write_todos")
         require_match(todo_etag(todo))
         todos.update_todo(todo, load_body(todo_update_schema))
+        answer = _dump_flushed(todo)
         db.session.commit()
-        return _dump(todo)
+        return answer
 
     @doc("Delete a todo (editor+).", responses={204: None}, errors=(403, 404, 412), tags=["todos"])
     def delete(self, todo_id):
         """Delete a todo."""
-        todo, _ = todo_for(todo_id, "write_todos")
+        todo, _ = todo_for(todo_id, "write_todos", tags=False)
         require_match(todo_etag(todo))
         todos.delete_todo(todo)
         db.session.commit()

@@ -7,12 +7,12 @@ from sqlalchemy import select
 
 from app.apidoc import Page, doc
 from app.conditional import not_modified, representation_etag, require_match
-from app.extensions import db, limiter
+from app.extensions import db
 from app.http import load_body
 from app.idempotency import idempotent
 from app.models import Webhook, WebhookDelivery
 from app.pagination import page_result, paginate, sort_parser
-from app.ratelimit import rate_limit_key
+from app.ratelimit import limiter, rate_limit_key
 from app.schemas.webhook import (
     delivery_schema,
     delivery_summary_schema,
@@ -50,6 +50,7 @@ def _dump(webhook, status=200, headers=None):
 
 
 class WebhookList(Resource):
+    scope = "webhooks"
     method_decorators = [jwt_required()]
 
     @doc("List your webhooks.", query=webhook_parser, responses={200: Page(webhook_schema)}, errors=(400,), tags=TAGS)
@@ -77,6 +78,7 @@ class WebhookList(Resource):
 
 
 class WebhookItem(Resource):
+    scope = "webhooks"
     method_decorators = [jwt_required()]
 
     @doc("Get a webhook.", responses={200: webhook_schema, 304: None}, errors=(404,), tags=TAGS)
@@ -111,6 +113,7 @@ class WebhookItem(Resource):
 
 
 class WebhookPing(Resource):
+    scope = "webhooks"
     method_decorators = [jwt_required()]
 
     @doc("Queue a `ping` delivery to the webhook.", responses={202: delivery_schema}, errors=(404, 429), tags=TAGS)
@@ -125,6 +128,7 @@ class WebhookPing(Resource):
 
 
 class DeliveryList(Resource):
+    scope = "webhooks"
     method_decorators = [jwt_required()]
 
     @doc(
@@ -146,6 +150,7 @@ class DeliveryList(Resource):
 
 
 class Delivery(Resource):
+    scope = "webhooks"
     method_decorators = [jwt_required()]
 
     @doc("Get a delivery with its payload.", responses={200: delivery_schema}, errors=(404,), tags=TAGS)
@@ -156,6 +161,7 @@ class Delivery(Resource):
 
 
 class DeliveryRedeliver(Resource):
+    scope = "webhooks"
     method_decorators = [jwt_required()]
 
     @doc(

@@ -22,7 +22,7 @@ class ShareLinkSchema(ResourceSchema):
         metadata={
             "description": "Absolute root URL of the link (/api/v1/shared/<token>/todos), for any Todo-Backend "
             "client. Shown only in the answer that creates the link: only a hash of the token is stored, "
-            "so it is null afterwards."
+            "so it is null afterwards, also in a replay of that answer for the same Idempotency-Key."
         },
     )
     list_id = fields.Integer(dump_only=True)

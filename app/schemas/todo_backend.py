@@ -2,9 +2,10 @@
 
 import math
 
-from flask import request, url_for
+from flask import request
 from marshmallow import fields, pre_load, validate
 
+from app.http import external_url
 from app.schemas.base import StrictSchema
 from app.schemas.fields import StrictBoolean
 
@@ -43,7 +44,7 @@ class SharedTodoUrl(fields.Field):
         return obj
 
     def _serialize(self, value, attr, obj, **kwargs):
-        return url_for("api.shared_todo", token=request.view_args["token"], todo_id=obj.id, _external=True)
+        return external_url("api.shared_todo", token=request.view_args["token"], todo_id=obj.id)
 
 
 class TodoBackendSchema(StrictSchema):

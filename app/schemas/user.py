@@ -2,20 +2,40 @@
 
 from marshmallow import ValidationError, fields, post_load, pre_load, validate
 
-from app.auth.passwords import MAX_LENGTH, password_problem
+from app.auth.passwords import MAX_LENGTH, MIN_LENGTH, password_problem
 from app.auth.tokens import current_session
 from app.models import ROLES
+from app.recurrence.rules import zone_problem
 from app.schemas.base import AbsoluteUrl, ResourceSchema, StrictSchema, UTCDateTime
 from app.schemas.fields import StrictBoolean
 
 DISPLAY_NAME = validate.Length(min=1, max=100)
+TIMEZONE_DOC = {
+    "description": "IANA time zone (e.g. `Europe/Paris`); the default zone of the todos this user creates. "
+    "Default `UTC`; an unknown zone is a 422.",
+    "example": "Europe/Paris",
+}
+
+
+def known_zone(value):
+    problem = zone_problem(value)
+    if problem:
+        raise ValidationError(problem)
 
 
 def acceptable_password(value):
-    """Refuse passwords outside 8-128 characters or on the common-passwords list."""
-    problem = password_problem(value)
+    """Refuse passwords on the common-passwords list (the Length validator beside it answers for the length)."""
+    problem = password_problem(value) if MIN_LENGTH <= len(value) <= MAX_LENGTH else None
     if problem:
         raise ValidationError(problem)
+
+
+# The length is stated in the OpenAPI document (minLength/maxLength); the common-password
+# list cannot be, so the description says it.
+NEW_PASSWORD = {
+    "validate": [validate.Length(min=MIN_LENGTH, max=MAX_LENGTH), acceptable_password],
+    "metadata": {"description": f"{MIN_LENGTH}-{MAX_LENGTH} characters, not a commonly used password."},
+}
 
 
 def refuse_email_change(data):
@@ -27,7 +47,9 @@ def refuse_email_change(data):
 class UserSchema(ResourceSchema):
     url = AbsoluteUrl("api.user", user_id="id")
     email = fields.Email(dump_only=True)
+    email_verified = fields.Boolean(dump_only=True)
     display_name = fields.String(validate=DISPLAY_NAME, allow_none=True)
+    timezone = fields.String(dump_only=True, metadata=TIMEZONE_DOC)
     role = fields.String(dump_only=True)
     is_active = fields.Boolean(dump_only=True)
 
@@ -36,6 +58,7 @@ class ProfileUpdateSchema(StrictSchema):
     """What a user may change on their own profile."""
 
     display_name = fields.String(validate=DISPLAY_NAME, allow_none=True)
+    timezone = fields.String(validate=known_zone, metadata=TIMEZONE_DOC)
 
     @pre_load
     def no_email(self, data, **kwargs):
@@ -51,8 +74,16 @@ class AdminUserUpdateSchema(ProfileUpdateSchema):
 
 class RegisterSchema(StrictSchema):
     email = fields.Email(required=True, validate=validate.Length(max=254))
-    password = fields.String(required=True, load_only=True, validate=acceptable_password)
+    password = fields.String(required=True, load_only=True, **NEW_PASSWORD)
     display_name = fields.String(validate=DISPLAY_NAME, allow_none=True)
+    invitation_token = fields.String(
+        load_only=True,
+        validate=validate.Length(min=1, max=200),
+        metadata={
+            "description": "The token of an invitation mailed to this email: required when REGISTRATION is "
+            "invite-only; the account's email is then verified."
+        },
+    )
 
     @post_load
     def normalize(self, data, **kwargs):
@@ -67,7 +98,7 @@ class LoginSchema(StrictSchema):
 
 class PasswordChangeSchema(StrictSchema):
     current_password = fields.String(required=True, load_only=True, validate=validate.Length(max=MAX_LENGTH))
-    new_password = fields.String(required=True, load_only=True, validate=acceptable_password)
+    new_password = fields.String(required=True, load_only=True, **NEW_PASSWORD)
 
 
 class TokenSchema(StrictSchema):

@@ -6,6 +6,7 @@ from app.events import record_event
 from app.extensions import db
 from app.models import Membership, Todo, TodoList
 from app.schemas.todo_list import todo_list_schema
+from app.sync import feed
 
 
 class ListView:
@@ -50,7 +51,9 @@ def create_list(user_id, data):
     todo_list.memberships.append(Membership(user_id=user_id, role="owner"))
     db.session.add(todo_list)
     db.session.flush()
-    return ListView(todo_list, "owner")
+    view = ListView(todo_list, "owner")
+    feed.list_upserted(todo_list_schema.dump(view))
+    return view
 
 
 def update_list(membership, data):
@@ -59,12 +62,21 @@ def update_list(membership, data):
         setattr(membership.todo_list, field, value)
     db.session.flush()
     view = view_of(membership)
-    record_event("list.updated", view.id, todo_list_schema.dump(view))
+    dumped = todo_list_schema.dump(view)
+    record_event("list.updated", view.id, dumped)
+    feed.list_upserted(dumped)
     return view
 
 
 def delete_list(membership):
     """Delete a list with its todos and members; record list.deleted first."""
+    lock_list(membership.list_id)
     view = view_of(membership)
     record_event("list.deleted", view.id, todo_list_schema.dump(view), resolve_now=True)
+    feed.list_lost(view.id, feed.members_of(view.id))
     db.session.delete(membership.todo_list)
+
+
+def lock_list(list_id):
+    """Lock a list's row (PostgreSQL) so that no member joins it while the caller reads its members."""
+    db.session.execute(select(TodoList.id).where(TodoList.id == list_id).with_for_update())

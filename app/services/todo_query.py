@@ -1,13 +1,25 @@
-"""Todo filters from the query string, applied to a select already scoped to the caller."""
+"""Todo reads: the columns of a representation, one readable todo, filters from the query string."""
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from flask_jwt_extended import current_user
-from sqlalchemy import and_, exists, not_, or_, select
+from flask_restful import inputs
+from sqlalchemy import and_, bindparam, exists, func, not_, or_, select
 
+from app.errors import abort
 from app.extensions import db
-from app.models import Todo, TodoTag
+from app.models import Membership, Todo, TodoTag
 from app.models.base import utcnow
+
+# A todo's tags in the row that carries it: one name per tag, joined by a space (a tag is
+# letters, digits, '-' and '_', never a space), so a page is one query, not one plus its tags.
+TAG_NAMES = (
+    select(func.aggregate_strings(TodoTag.name, " "))
+    .where(TodoTag.todo_id == Todo.id)
+    .correlate(Todo)
+    .scalar_subquery()
+    .label("tag_names")
+)
 
 # What a todo's representation needs: a page reads these as plain rows, not ORM objects.
 TODO_COLUMNS = (
@@ -22,17 +34,43 @@ TODO_COLUMNS = (
     Todo.assignee_id,
     Todo.order,
     Todo.created_by,
+    Todo.recurrence,
+    Todo.timezone,
+    Todo.reminders,
     Todo.created_at,
     Todo.updated_at,
+    TAG_NAMES,
+)
+
+# Built once (a statement object keeps its cache key): GET /todos/<id> runs it every time.
+_TODO_ROW = (
+    select(*TODO_COLUMNS, Todo.version)
+    .join(Membership, Membership.list_id == Todo.list_id)
+    .where(Todo.id == bindparam("todo_id"), Membership.user_id == bindparam("user_id"))
 )
 
 
+def todo_row_for(todo_id):
+    """Return a readable todo as a row of TODO_COLUMNS and its `version`, or answer 404.
+
+    The read path: one query through the caller's membership (any member may read),
+    its tags in the row, no ORM object.
+    """
+    row = db.session.connection().execute(_TODO_ROW, {"todo_id": todo_id, "user_id": current_user.id}).first()
+    if row is None:
+        abort(404, "No such todo.")
+    return row
+
+
 def rfc3339(value):
-    """Parse an RFC 3339 time with an offset (reqparse type)."""
+    """Parse an RFC 3339 time with an offset into UTC (reqparse type)."""
     parsed = datetime.fromisoformat(value)
     if parsed.tzinfo is None:
         raise ValueError("a time needs an offset")
-    return parsed
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00:00+14:00 is before the year 1 in UTC
+        raise ValueError("out of range in UTC") from None
 
 
 def assignee(value):
@@ -43,6 +81,21 @@ def assignee(value):
     if not 1 <= number <= 2147483647:
         raise ValueError("out of range")
     return number
+
+
+assignee.openapi = {
+    "anyOf": [{"type": "string", "enum": ["me"]}, {"type": "integer", "minimum": 1, "maximum": 2147483647}]
+}
+
+
+def only_true(value):
+    """`true` (reqparse type): the one value clear-completed accepts."""
+    if inputs.boolean(value) is not True:
+        raise ValueError("must be true")
+    return True
+
+
+only_true.openapi = {"type": "boolean", "enum": [True]}
 
 
 def filtered(query, args):
@@ -72,16 +125,12 @@ def filtered(query, args):
     return query.where(*conditions) if conditions else query
 
 
-def with_tags(rows):
-    """Todo rows as dicts with their tags (sorted), read in one query: what todo_schema dumps."""
-    if not rows:
-        return []
-    tags = {}
-    names = db.session.execute(
-        select(TodoTag.todo_id, TodoTag.name)
-        .where(TodoTag.todo_id.in_([row.id for row in rows]))
-        .order_by(TodoTag.todo_id, TodoTag.name)
-    )
-    for todo_id, name in names:
-        tags.setdefault(todo_id, []).append(name)
-    return [{**row._mapping, "tags": tags.get(row.id, [])} for row in rows]
+def as_todos(rows):
+    """Rows of TODO_COLUMNS as what todo_schema dumps: mappings with their tags as a sorted list."""
+    todos = []
+    for row in rows:
+        todo = row._asdict()
+        names = todo.pop("tag_names")
+        todo["tags"] = sorted(names.split(" ")) if names else []
+        todos.append(todo)
+    return todos

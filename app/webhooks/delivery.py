@@ -2,6 +2,7 @@
 
 import time
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import orjson
 import urllib3
@@ -9,21 +10,34 @@ import urllib3
 from app.webhooks import signing, ssrf
 
 TIMEOUT_SECONDS = 10
+# A target that does not even accept the connection fails fast, leaving the worker to others.
+CONNECT_TIMEOUT_SECONDS = 3
 MAX_RESPONSE_BYTES = 4096
 USER_AGENT = "TodosAPI-Webhooks/1.0"
 
 
 @dataclass(frozen=True)
 class Outcome:
-    """What one attempt came to: success, or the reason it failed; `gone` for a 410."""
+    """What one attempt came to: success, or the reason it failed; `gone` for a 410; `final`: no retry."""
 
     ok: bool
     status_code: int | None = None
     error: str | None = None
+    given_up: bool = False
 
     @property
     def gone(self):
         return self.status_code == 410
+
+    @property
+    def final(self):
+        return self.gone or self.given_up
+
+    @property
+    def unreachable(self):
+        """Whether the target did not answer at all (refused, unreachable, timed out): it cools off."""
+        no_answer = (self.error or "").startswith(("Connection", "No answer"))
+        return self.status_code is None and not self.given_up and no_answer
 
 
 def request_parts(secret, payload, now=None):
@@ -38,6 +52,12 @@ def request_parts(secret, payload, now=None):
         "User-Agent": USER_AGENT,
     }
     return body, headers
+
+
+def target_of(url):
+    """The host:port a URL is sent to: concurrency caps and cool-offs count per target."""
+    parts = urlsplit(url)
+    return f"{(parts.hostname or '').lower()}:{parts.port or (443 if parts.scheme == 'https' else 80)}"
 
 
 def send(target_url, secret, payload, allowed_hosts=()):
@@ -62,7 +82,7 @@ def send(target_url, secret, payload, allowed_hosts=()):
 
 
 def _post(target, address, body, headers):
-    timeout = urllib3.Timeout(total=TIMEOUT_SECONDS)
+    timeout = urllib3.Timeout(connect=CONNECT_TIMEOUT_SECONDS, total=TIMEOUT_SECONDS)
     if target.scheme == "https":
         # Connect to the checked address; verify the certificate against the name.
         pool = urllib3.HTTPSConnectionPool(

@@ -6,7 +6,7 @@ from sqlalchemy import delete, insert, or_, select
 
 from app.events import delivery_row
 from app.extensions import db
-from app.models import Membership, Webhook, WebhookDelivery, WebhookEvent
+from app.models import Membership, User, Webhook, WebhookDelivery, WebhookEvent
 from app.models.base import utcnow
 
 BATCH = 100
@@ -20,7 +20,7 @@ def fan_out(clock=utcnow, batch=BATCH):
     within about a second of the commit), not in the request that made the change: the
     request then pays for one INSERT however many webhooks follow the list. They are the
     active webhooks that take the event's type, follow its list (that list, or all their
-    lists), belong to a member of the list at that moment, and were created no later
+    lists), belong to an active member of the list at that moment, and were created no later
     than the event (a new webhook never receives older events). Events whose change
     takes the audience away (`member.removed`, `list.deleted`) name their webhooks,
     resolved as they were recorded.
@@ -78,9 +78,11 @@ def _followers(list_ids):
         _locked(
             select(Membership.list_id, Webhook.id, Webhook.events, Webhook.created_at)
             .join(Webhook, Webhook.user_id == Membership.user_id)
+            .join(User, User.id == Webhook.user_id)
             .where(
                 Membership.list_id.in_(list_ids),
                 Webhook.active.is_(True),
+                User.is_active.is_(True),  # a deactivated user receives nothing, whenever the event was recorded
                 or_(Webhook.list_id == Membership.list_id, Webhook.all_lists.is_(True)),
             )
             .order_by(Webhook.id)
@@ -92,11 +94,15 @@ def _followers(list_ids):
 
 
 def _named(webhook_ids):
-    """{webhook id: events} of those of the given webhooks that still exist and are active."""
+    """{webhook id: events} of those of the given webhooks that still exist, are active and have an active owner."""
     if not webhook_ids:
         return {}
     rows = db.session.execute(
-        _locked(select(Webhook.id, Webhook.events).where(Webhook.id.in_(webhook_ids), Webhook.active.is_(True)))
+        _locked(
+            select(Webhook.id, Webhook.events)
+            .join(User, User.id == Webhook.user_id)
+            .where(Webhook.id.in_(webhook_ids), Webhook.active.is_(True), User.is_active.is_(True))
+        )
     ).all()
     return dict(rows)
 

@@ -12,7 +12,7 @@ import requests
 
 from tests.proof.helpers import API, QUIET_LIMITS, count_rows, new_user, require
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.serial]  # a load proof: alone on the machine
 
 CLIENTS = 32
 SECONDS = float(os.environ.get("PROOF_SECONDS", "12"))
