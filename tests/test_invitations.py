@@ -242,3 +242,51 @@ def test_accepting_reaches_the_change_feed_of_the_new_member_and_of_the_owner(ap
     assert ("list", "upsert", owner.list_id) in [(i["kind"], i["op"], i["id"]) for i in gained]
     seen = client.get(f"{API}/changes", query_string={"since": owner_since}, headers=owner.headers).json["items"]
     assert ("member", "upsert", ann.id) in [(i["kind"], i["op"], i["id"]) for i in seen]
+
+
+@pytest.mark.postgres
+def test_accepting_while_renaming_gives_the_list_the_new_name(app, client, auth, owner, smtp_server):
+    """Ann renames herself and her commit is held back; she accepts an invitation meanwhile.
+
+    The accept waits for the rename (it reads her row under a shared lock), so the member
+    entry in the owner's change feed carries the new name, as GET .../members answers.
+    """
+    import threading
+    import time
+
+    from sqlalchemy import event
+
+    ann = auth.user("ann@example.com", display_name="ann")
+    verified(app, client, smtp_server, "ann@example.com")
+    assert invite(client, owner).status_code == 201
+    token = invitation_token(app, smtp_server, "ann@example.com")
+    cursor = client.get(f"{API}/changes", headers=owner.headers).json["next_cursor"]
+    with app.app_context():
+        engine = db.engine
+    holding, statuses = threading.Event(), {}
+
+    def late(conn):
+        if threading.current_thread().name == "renamer":
+            holding.set()
+            time.sleep(1.0)
+
+    def rename():
+        r = app.test_client().patch(f"{API}/users/me", json={"display_name": "ann 2"}, headers=ann.headers)
+        statuses["rename"] = r.status_code
+
+    event.listen(engine, "commit", late)
+    try:
+        renamer = threading.Thread(target=rename, name="renamer")
+        renamer.start()
+        assert holding.wait(10)
+        r = app.test_client().post(f"{API}/invitations/accept", headers=ann.headers, json={"token": token})
+        statuses["accept"] = r.status_code
+        renamer.join(30)
+    finally:
+        event.remove(engine, "commit", late)
+    assert statuses == {"rename": 200, "accept": 200}
+    items = client.get(f"{API}/changes", query_string={"since": cursor}, headers=owner.headers).json["items"]
+    names = [item["data"]["display_name"] for item in items if item["kind"] == "member" and item["id"] == ann.id]
+    assert names and names[-1] == "ann 2", items
+    members = client.get(f"{API}/lists/{owner.list_id}/members", headers=owner.headers).json["items"]
+    assert {m["user_id"]: m["display_name"] for m in members}[ann.id] == "ann 2"

@@ -54,6 +54,10 @@ def by_token(token, field="token"):
 def accept(token, user):
     """Make `user` a member as invited: their verified email must be the invited one (403), not yet a member (409)."""
     invitation = by_token(token)
+    # The user's row first (shared, read afresh), then the list: the order profile_changed takes
+    # them in, so a rename committed meanwhile is in the member entry, and one after it waits.
+    fresh = select(User).where(User.id == user.id).with_for_update(read=True)
+    user = db.session.execute(fresh.execution_options(populate_existing=True)).scalar_one()
     if user.email != invitation.email:
         abort(403, "This invitation was sent to another email address.")
     if not user.email_verified:
