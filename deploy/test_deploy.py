@@ -445,7 +445,8 @@ def test_worker_jobs_worker_and_scheduler_run_from_their_units(stack):
     finally:
         worker.stop(), jobs.stop(), beat.stop()
     unit = (DEPLOY / "systemd" / "todos-jobs.service").read_text()
-    assert all(f"\n{setting}\n" in unit for setting in ("Nice=10", "CPUWeight=20", "CPUSchedulingPolicy=idle"))
+    assert all(f"\n{setting}\n" in unit for setting in ("Nice=10", "CPUWeight=20"))
+    assert "CPUSchedulingPolicy" not in unit  # idle would stall jobs on a busy host
     for name, unit in (("worker", "todos-worker.service"), ("jobs", "todos-jobs.service")):
         queues = {arg for arg in unit_command(unit) if arg.startswith("--queues=")}
         assert queues and queues == {arg for arg in procfile_command(name) if arg.startswith("--queues=")}

@@ -30,7 +30,7 @@ def run_safely(budget_seconds):
 
 
 def lower_priority(nice):
-    """Lower this process's CPU priority: its nice value by `nice`, the SCHED_IDLE policy, its session's autogroup.
+    """Lower this process's CPU priority: its nice value by `nice`, and its session's autogroup.
 
     With the kernel's autogroups (/proc/sys/kernel/sched_autogroup_enabled, on by default in
     many distributions), CPU time is shared between sessions first and by nice value only
@@ -39,15 +39,14 @@ def lower_priority(nice):
     The autogroup's nice value lowers the whole session, so it is set only when this process
     leads its session; run from a shell, the runner shares the shell's session and its nice
     value already ranks it below the web workers started there.
+
+    Never the SCHED_IDLE policy: a process in it gets no CPU at all while every core is
+    busy, so on a saturated host a job would stall outright, its lease heartbeat with it,
+    and it would not even act on SIGTERM. A nice value still gives it a small, steady share.
     """
     if nice <= 0:
         return
     os.nice(nice)
-    # SCHED_IDLE: any other task that wakes up takes the CPU at once, and the kernel places
-    # waking tasks on a CPU that runs only idle-policy ones as on an idle CPU. An unprivileged
-    # process may choose it; the runner still gets the CPU nobody else wants.
-    with contextlib.suppress(AttributeError, OSError):
-        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
     if os.getsid(0) == os.getpid():
         # No autogroups here, or not allowed: the nice value alone.
         with contextlib.suppress(OSError), open("/proc/self/autogroup", "w") as autogroup:
