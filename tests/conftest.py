@@ -62,6 +62,34 @@ def _worker_pg_url(url):
     return parsed.set(database=name).render_as_string(hide_password=False)
 
 
+def _compile_each_url_builder_once():
+    """Every test builds an app, and Werkzeug compiles two URL builders per route for each
+    with Python's compiler: about 35 ms of the 45 ms a `create_app` costs here. A builder's
+    code depends only on its rule's text, parsed trace, defaults and converters (it reads
+    the converters through `self` when called), so the suite compiles each one once and
+    binds it to every app's rule as Werkzeug does. Test-only: a server builds its app once.
+    Left alone if Werkzeug's internals differ from what this expects."""
+    from werkzeug.routing.rules import Rule
+
+    original = getattr(Rule, "_compile_builder", None)
+    if original is None or "_trace" not in Rule.compile.__code__.co_names:
+        return
+    compiled = {}
+
+    def compile_builder(self, append_unknown=True):
+        converters = tuple((name, type(c), vars(c).get("regex")) for name, c in sorted(self._converters.items()))
+        defaults = repr(sorted((self.defaults or {}).items()))
+        key = (self.rule, tuple(self._trace), defaults, converters, append_unknown)
+        if key not in compiled:
+            compiled[key] = original(self, append_unknown)
+        return compiled[key]
+
+    Rule._compile_builder = compile_builder
+
+
+_compile_each_url_builder_once()
+
+
 REDIS_URL = _redis_url()
 PG_URL = _worker_pg_url(os.environ.get("TEST_DATABASE_URL"))
 
