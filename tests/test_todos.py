@@ -405,6 +405,51 @@ def test_clear_completed_spares_a_todo_uncompleted_meanwhile(app, client, cast, 
         assert kept not in remaining and r.json == {"deleted": 2} and deleted_events == sorted([kept, done])
 
 
+@pytest.mark.postgres
+def test_a_delete_and_a_patch_of_the_tags_never_deadlock(app, cast):
+    """A DELETE pauses just before its DELETE FROM todos while a PATCH changes the same todo's tags.
+
+    The DELETE used to delete the loaded tag rows first (locking them), then wait for the
+    todo's row, which the PATCH held while it waited for those tag rows: PostgreSQL ended
+    one of them as a deadlock, a 503. Now the DELETE locks the todo's row first, as the
+    PATCH does: one waits for the other, and neither fails.
+    """
+    import threading
+    import time
+
+    client = app.test_client()
+    todo_id = post(client, cast, {"title": "Paint", "tags": ["a", "b"]}).json["id"]
+    paused, statuses = threading.Event(), {}
+
+    def pause(conn, cursor, statement, *args):
+        if threading.current_thread().name == "deleter" and statement.lstrip().startswith("DELETE FROM todos"):
+            paused.set()
+            time.sleep(1.0)  # the PATCH runs meanwhile
+
+    def delete():
+        r = app.test_client().delete(f"/api/v1/todos/{todo_id}", headers=cast.editor.headers)
+        statuses["delete"] = r.status_code
+
+    with app.app_context():
+        event.listen(db.engine, "before_cursor_execute", pause)
+    try:
+        deleter = threading.Thread(target=delete, name="deleter")
+        deleter.start()
+        assert paused.wait(10)
+        r = app.test_client().patch(f"/api/v1/todos/{todo_id}", json={"tags": ["c"]}, headers=cast.editor.headers)
+        statuses["patch"] = r.status_code
+        deleter.join(30)
+    finally:
+        with app.app_context():
+            event.remove(db.engine, "before_cursor_execute", pause)
+    # The PATCH commits first (the DELETE is paused before its first lock); the DELETE then
+    # finds a newer version: the same answer as any DELETE that lost a race to a write.
+    assert statuses["patch"] == 200, statuses
+    assert statuses["delete"] < 500, statuses
+    after = client.get(f"/api/v1/todos/{todo_id}", headers=cast.editor.headers)
+    assert (after.status_code, after.json.get("tags")) in ((404, None), (200, ["c"])), after.json
+
+
 def test_a_patch_answers_its_change_even_when_the_todo_is_deleted_right_after_its_commit(app, client, cast):
     """A concurrent DELETE that commits between a PATCH's commit and its answer: still 200, with the change."""
     todo_id = post(client, cast, {"title": "Paint"}).json["id"]

@@ -163,9 +163,16 @@ def _rfc3339(when):
 
 
 def delete_todo(todo):
-    """Delete a todo; record todo.deleted first."""
+    """Delete a todo; record todo.deleted first.
+
+    Its tags go by the database's ON DELETE CASCADE, after the DELETE has locked the todo's
+    row: the order update_todo takes them in (the todo's row, then its tags). The dump loads
+    the tags, and the ORM would delete loaded tag rows before the todo, locking them first:
+    with a concurrent PATCH of the tags, each waited for the other (a deadlock, a 503).
+    """
     record_event("todo.deleted", todo.list_id, todo_schema.dump(todo))
     feed.todo_deleted(todo.list_id, todo.id)
+    db.session.expire(todo, ["tag_rows"])  # unloaded with passive_deletes: left to the database
     db.session.delete(todo)
 
 
