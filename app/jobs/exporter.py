@@ -23,7 +23,7 @@ from app.extensions import db
 from app.jobs import files
 from app.jobs.carry import CARRIED, carried_todo_schema, column_names
 from app.jobs.export_format import EXPORT_FORMAT_DOC, FORMAT, VERSION
-from app.jobs.runner import JobFailed, finish
+from app.jobs.outcome import JobFailed, finish
 from app.models import Membership, Todo, TodoList, TodoTag, User, Webhook
 from app.models.base import utcnow
 from app.schemas.base import UTCDateTime, rows_dumper

@@ -22,7 +22,7 @@ from marshmallow import ValidationError
 from app.jobs.carry import CARRIED, INFORMATIONAL, carried_todo_schema
 from app.jobs.export_format import FORMAT as EXPORT_FORMAT
 from app.jobs.export_format import VERSION as EXPORT_VERSION
-from app.jobs.runner import JobFailed
+from app.jobs.outcome import JobFailed
 
 MAX_NAME = 200
 MAX_DESCRIPTION = 10000

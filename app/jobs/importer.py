@@ -17,7 +17,7 @@ from app.http import url_context
 from app.jobs import files
 from app.jobs.carry import carried_columns
 from app.jobs.formats import ListClosed, ListOpened, read
-from app.jobs.runner import JobFailed, finish
+from app.jobs.outcome import JobFailed, finish
 from app.models import Membership, Todo, TodoList, TodoTag
 from app.models.base import utcnow
 from app.schemas.todo_list import todo_list_schema

@@ -19,7 +19,8 @@ from flask import current_app
 from sqlalchemy import and_, or_, select, update
 
 from app.extensions import db
-from app.jobs import files
+from app.jobs import exporter, files, importer
+from app.jobs.outcome import JobFailed, LeaseLost, finish
 from app.models import Job
 from app.models.base import utcnow
 
@@ -28,14 +29,6 @@ _NO_SYNC = {"synchronize_session": False}
 PURGE_EVERY_SECONDS = 60
 _next_purge = 0.0  # when this process next removes expired export files
 GAVE_UP = "The worker stopped {n} times while running this job; it was not retried again."
-
-
-class LeaseLost(Exception):
-    """Another runner holds the job now (this run's lease ran out): stop without writing."""
-
-
-class JobFailed(Exception):
-    """The job cannot be done; the message is the job's `error`, shown to its owner."""
 
 
 def _lease_seconds():
@@ -135,23 +128,8 @@ class Heartbeat:
             raise LeaseLost()
 
 
-def finish(job_id, attempt, **values):
-    """Write a run's outcome in the current transaction, if the run still holds the job; raise LeaseLost if not."""
-    j = Job
-    now = utcnow()
-    values = {"locked_until": None, "finished_at": now, "updated_at": now, **values}
-    held = db.session.execute(
-        update(j).where(j.id == job_id, j.attempts == attempt, j.status == "running").values(**values),
-        execution_options=_NO_SYNC,
-    ).rowcount
-    if not held:
-        raise LeaseLost()
-
-
 def run_one(job_id, attempt):
     """Do one leased job: export or import; record done or failed."""
-    from app.jobs import exporter, importer
-
     job = db.session.get(Job, job_id)
     if job is None:  # deleted with its user meanwhile
         db.session.commit()
