@@ -187,8 +187,14 @@ LOWER = (
 
 
 def _autogroup(pid="self"):
-    path = Path(f"/proc/{pid}/autogroup")
-    return path.read_text().split()[-1] if path.exists() else None
+    """The nice value of the process's autogroup (`/autogroup-7 nice 5`), or None without autogroups.
+
+    Some kernels and sandboxes have no such file, others one that reads empty."""
+    try:
+        fields = Path(f"/proc/{pid}/autogroup").read_text().split()
+    except OSError:
+        return None
+    return fields[-1] if fields else None
 
 
 @pytest.mark.parametrize("own_session", [True, False])
