@@ -269,6 +269,7 @@ def test_a_stream_ends_within_5_s_of_logout(client, auth):
     assert drain(chunks, 5)
 
 
+@pytest.mark.slow
 def test_a_stream_ends_when_its_access_token_expires(app, client, auth):
     from flask_jwt_extended import create_access_token
 

@@ -315,6 +315,7 @@ def test_no_share_token_is_stored_in_a_replay(app, client, auth):
     assert len(stored) == 2 and all(token.encode() not in row for row in stored)
 
 
+@pytest.mark.slow
 def test_the_poll_worker_purges_expired_keys(app, database_url, tmp_path):
     import os
     import signal
@@ -351,6 +352,7 @@ def test_the_poll_worker_purges_expired_keys(app, database_url, tmp_path):
         worker.wait(10)
 
 
+@pytest.mark.slow
 def test_concurrent_retries_on_a_live_server_create_one_object(live_server):
     server = live_server(workers=3)
     api = server.url + "/api/v1"

@@ -16,6 +16,7 @@ def _alive(pid):
         return False
 
 
+@pytest.mark.slow
 def test_live_server_serves_with_two_workers(live_server):
     server = live_server(workers=2)
     assert len(server.wait_for_workers(2)) == 2
@@ -27,6 +28,7 @@ def test_live_server_serves_with_two_workers(live_server):
     assert r.json()["checks"]["database"] == "ok"
 
 
+@pytest.mark.slow
 def test_live_server_stops_master_and_workers(live_server):
     server = live_server(workers=2)
     workers = server.wait_for_workers(2)
@@ -36,6 +38,7 @@ def test_live_server_stops_master_and_workers(live_server):
     assert "Booting worker" in server.log
 
 
+@pytest.mark.slow
 def test_live_server_shares_the_test_database(app, auth, live_server):
     user = auth.user()
     server = live_server(workers=1)
@@ -52,12 +55,14 @@ def test_start_server_failure_raises_with_the_log(database_url):
     assert "SECRET_KEY is shorter than 32 bytes" in str(info.value)
 
 
+@pytest.mark.slow
 def test_start_server_as_context_manager(database_url):
     with start_server(database_url, workers=1) as server:
         assert requests.get(server.url + "/healthz", timeout=30).status_code == 200
     assert not server.running()
 
 
+@pytest.mark.slow
 def test_gevent_workers_start_without_a_traceback(live_server):
     """make run's worker class without Redis: timers the preloaded app started (the in-memory
     rate-limit storage's) end before the workers fork, so no worker logs a threading KeyError."""

@@ -182,6 +182,7 @@ def test_celery_task_sends_the_mail(app, client, smtp_server, monkeypatch):
     assert len(smtp_server.inbox.messages) == 1
 
 
+@pytest.mark.slow
 def test_concurrent_workers_send_each_mail_once(app, smtp_server):
     """Two workers draining at once (row leases; FOR UPDATE SKIP LOCKED on PostgreSQL) never send a mail twice."""
     import threading

@@ -152,6 +152,7 @@ def _read_reminder(lines):
     raise AssertionError("the stream ended without a reminder")
 
 
+@pytest.mark.slow
 def test_a_reminder_fired_by_another_process_reaches_open_streams_without_redis(app, live_server, client, people):
     import requests
 
@@ -385,6 +386,7 @@ def _exactly_once(app, people, database_url, count, seconds):
     _assert_each_fired_once(app, count)
 
 
+@pytest.mark.slow
 def test_each_reminder_fires_exactly_once_while_workers_are_killed(app, people, database_url):
     _exactly_once(app, people, database_url, count=40, seconds=6)
 

@@ -44,6 +44,7 @@ def test_urls_behind_a_trusted_proxy(client, auth):
     assert [t["url"] for t in plain] == [f"http://localhost/api/v1/todos/{t['id']}" for t in plain]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("proxies", "scheme"), [(None, "http"), (1, "https")])
 def test_gunicorn_believes_forwarded_headers_only_as_trusted_proxies_says(live_server, proxies, scheme):
     import urllib.request

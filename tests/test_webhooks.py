@@ -98,6 +98,7 @@ def test_create_webhook_invalid(client, auth, receiver, body, field):
     assert list(r.json["errors"]) == [field]
 
 
+@pytest.mark.slow
 def test_create_webhook_for_a_list(app, client, auth, receiver):
     user, stranger = auth.user(), auth.user()
     list_id = make_list(app, {user.id: "viewer"})
@@ -259,6 +260,7 @@ def test_ping_and_redeliver_are_rate_limited(client, auth, receiver):
 
 
 # Nothing listens on this port of the test range: enqueueing fails, the outbox keeps the event.
+@pytest.mark.slow
 @pytest.mark.parametrize("extra_config", [{"REDIS_URL": "redis://127.0.0.1:8149/0"}])
 def test_unreachable_broker_does_not_fail_the_request(app, client, auth, receiver):
     user = auth.user()
@@ -288,6 +290,7 @@ def test_list_deletion_keeps_the_webhook_and_sends_list_deleted(app, client, aut
     assert r.status_code == 409
 
 
+@pytest.mark.slow
 def test_todo_events_end_to_end(app, client, auth, receiver):
     user = auth.user()
     hook = create(client, user, receiver, events=["todo.created", "todo.completed", "todo.deleted"]).json

@@ -30,6 +30,11 @@ def test_many_commits_in_a_window_send_one_drain_now_and_one_when_it_ends(databa
     queue.delete(broker.QUEUE)  # in the test Redis database only
     app = create_app(make_config(database_url, REDIS_URL=REDIS_URL))
     with app.app_context():
+        # A process's first send loads Celery and connects: on a loaded machine more than the
+        # window itself. That one goes first; the window under test starts after it.
+        broker.notify()
+        broker._window_ends = 0.0
+        queue.delete(broker.QUEUE)
         for _ in range(5):
             broker.notify()
         queued = _queued(queue)

@@ -400,6 +400,7 @@ def test_a_delivery_queued_before_its_owner_was_deactivated_is_not_sent(app, set
     assert (row.status, row.next_attempt_at, row.last_error) == ("failed", None, worker.OWNER_INACTIVE)
 
 
+@pytest.mark.slow
 def test_one_users_slow_webhooks_do_not_delay_another_users_delivery(app, setup, receiver):
     """20 webhooks of one user to a target that answers after 4 s; another user's delivery still goes at once."""
     import time
