@@ -10,6 +10,7 @@ from limits.storage import RedisStorage
 from limits.strategies import STRATEGIES, FixedWindowRateLimiter
 
 from app.auth.claims import PERSONAL_PREFIX, token_claims
+from app.personal_tokens.principal import header_token, user_id_for
 
 # The limit applies to the API only; operations, docs and static assets are never throttled.
 LIMITED_PREFIX = "/api/"
@@ -48,9 +49,6 @@ def _personal_token_user(token):
 
     That is the one query the request makes for its credential anyway, made earlier.
     """
-    # Here, not at the top: the models import this module (app.models.user -> app.revalidation).
-    from app.personal_tokens.principal import header_token, user_id_for
-
     return user_id_for(token) if header_token() == token else None
 
 

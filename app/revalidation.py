@@ -45,9 +45,11 @@ from sqlalchemy import inspect
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from app import revalidation_marks as marks
 from app.auth.claims import token_claims
 from app.models.base import utcnow
 from app.ratelimit import bearer_token
+from app.revalidation_marks import member_key, session_key, todo_key, user_key
 
 log = logging.getLogger(__name__)
 
@@ -55,9 +57,6 @@ PREFIX = "todos:reval:"
 COUNTER, FLOOR = "counter", "floor"  # under the database's prefix, like every entry
 ENDPOINT = "api.todo"  # the routing table's name of GET /todos/<id>
 
-_KEYS = "revalidation_keys"  # session.info: entries a commit must tombstone
-_RAISE = "revalidation_floor"  # session.info: the commit must raise the floor
-_HANDLED = "revalidation"  # execution option of a bulk statement whose entries the caller names
 COOL_OFF_SECONDS = 5  # after a Redis error, neither reads nor writes wait on Redis this long
 
 # Every script starts with this: the counter and the floor, both set to the current time in
@@ -143,23 +142,6 @@ redis.call('SET', KEYS[2], tick())
 return 1
 """
 )
-
-
-# Entry names, relative: the cache puts its database's prefix in front (RevalidationCache.key).
-def session_key(session_id):
-    return f"s:{session_id}"
-
-
-def user_key(user_id):
-    return f"u:{user_id}"
-
-
-def member_key(user_id, list_id):
-    return f"m:{user_id}:{list_id}"
-
-
-def todo_key(todo_id):
-    return f"t:{todo_id}"
 
 
 def database_identity(engine):
@@ -348,7 +330,7 @@ def _changed(obj, *names):
 
 def _after_flush(session, flush_context):
     AuthSession, Membership, Todo, TodoList, User = _watched()
-    keys = session.info.setdefault(_KEYS, set())
+    keys = session.info.setdefault(marks.KEYS, set())
     for obj in session.deleted:
         if isinstance(obj, Todo):
             keys.add(todo_key(obj.id))
@@ -357,14 +339,14 @@ def _after_flush(session, flush_context):
         elif isinstance(obj, AuthSession):
             keys.add(session_key(obj.id))
         elif isinstance(obj, (User, TodoList)):  # cascades reach rows this session never loaded
-            session.info[_RAISE] = True
+            session.info[marks.RAISE] = True
     for obj in session.dirty:
         if isinstance(obj, Todo) and session.is_modified(obj):
             keys.add(todo_key(obj.id))
         elif isinstance(obj, Membership) and session.is_modified(obj):
             keys.add(member_key(obj.user_id, obj.list_id))
             if _changed(obj, "user_id", "list_id"):
-                session.info[_RAISE] = True
+                session.info[marks.RAISE] = True
         elif isinstance(obj, AuthSession) and _changed(obj, "revoked_at", "expires_at", "user_id"):
             keys.add(session_key(obj.id))
         elif isinstance(obj, User) and _changed(obj, "is_active", "role"):
@@ -373,30 +355,20 @@ def _after_flush(session, flush_context):
 
 def _do_orm_execute(state):
     """A bulk UPDATE or DELETE of a watched table raises the floor, unless its caller names the entries."""
-    if not (state.is_update or state.is_delete) or state.execution_options.get(_HANDLED):
+    if not (state.is_update or state.is_delete) or state.execution_options.get(marks.HANDLED):
         return
     table = getattr(state.statement, "table", None)
     if table is not None and table.name in _WATCHED_TABLES:
-        state.session.info[_RAISE] = True
+        state.session.info[marks.RAISE] = True
 
 
 _WATCHED_TABLES = {"todos", "memberships", "auth_sessions", "users", "todo_lists"}
 
 
-def forget_on_commit(session, keys):
-    """Tombstone `keys` when `session` commits: for bulk statements run with `handled()`."""
-    session.info.setdefault(_KEYS, set()).update(keys)
-
-
-def handled():
-    """Execution options of a bulk statement whose changed entries the caller passes to forget_on_commit."""
-    return {_HANDLED: True}
-
-
 def _after_commit(session):
     # Nothing is dropped on rollback: a later commit of the same session only tombstones a
     # few entries more than it needs to, which costs one database revalidation each.
-    keys, raise_floor = session.info.pop(_KEYS, None), session.info.pop(_RAISE, False)
+    keys, raise_floor = session.info.pop(marks.KEYS, None), session.info.pop(marks.RAISE, False)
     if not keys and not raise_floor:
         return
     from flask import has_app_context

@@ -7,7 +7,7 @@ from flask import current_app, request
 from sqlalchemy import delete, select
 from sqlalchemy.orm import selectinload
 
-from app import revalidation
+from app import revalidation_marks
 from app.errors import abort
 from app.events import record_event
 from app.extensions import db
@@ -86,5 +86,5 @@ def clear_todos(list_id):
         feed.todo_deleted(list_id, todo.id)
     if doomed:
         ids = [todo.id for todo in doomed]
-        db.session.execute(delete(Todo).where(Todo.id.in_(ids)).execution_options(**revalidation.handled()))
-        revalidation.forget_on_commit(db.session, [revalidation.todo_key(i) for i in ids])
+        db.session.execute(delete(Todo).where(Todo.id.in_(ids)).execution_options(**revalidation_marks.handled()))
+        revalidation_marks.forget_on_commit(db.session, [revalidation_marks.todo_key(i) for i in ids])

@@ -5,7 +5,7 @@ from datetime import datetime
 from sqlalchemy import Boolean, ForeignKey, Index, String, false, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app import revalidation
+from app import revalidation_marks
 from app.extensions import db
 from app.models.base import NEVER_REUSE_IDS, IdMixin, TimestampMixin, UTCDateTime, utcnow
 
@@ -93,7 +93,7 @@ class AuthSession(IdMixin, db.Model):
             )
             .values(refresh_jti=new_jti, last_used_at=now, expires_at=now + lifetime)
             # Only extends the session: nothing a revalidation cached becomes untrue.
-            .execution_options(synchronize_session=False, **revalidation.handled())
+            .execution_options(synchronize_session=False, **revalidation_marks.handled())
         )
         if result.rowcount != 1:
             return False
@@ -109,10 +109,10 @@ class AuthSession(IdMixin, db.Model):
                 .where(AuthSession.revoked_at.is_(None), *criteria)
                 .values(revoked_at=utcnow())
                 .returning(AuthSession.id)
-                .execution_options(synchronize_session="fetch", **revalidation.handled())
+                .execution_options(synchronize_session="fetch", **revalidation_marks.handled())
             )
             .scalars()
             .all()
         )
-        revalidation.forget_on_commit(db.session, [revalidation.session_key(i) for i in revoked])
+        revalidation_marks.forget_on_commit(db.session, [revalidation_marks.session_key(i) for i in revoked])
         return len(revoked)

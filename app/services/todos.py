@@ -3,7 +3,7 @@
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import selectinload
 
-from app import revalidation
+from app import revalidation_marks
 from app.errors import abort
 from app.events import record_event
 from app.extensions import db
@@ -200,7 +200,7 @@ def clear_completed(list_id):
         delete(Todo)
         .where(Todo.id.in_(list(dumped)), Todo.completed.is_(True))
         .returning(Todo.id)
-        .execution_options(synchronize_session=False, **revalidation.handled())
+        .execution_options(synchronize_session=False, **revalidation_marks.handled())
     )
     deleted = sorted(db.session.execute(gone).scalars().all())
     for todo_id in deleted:
@@ -209,5 +209,5 @@ def clear_completed(list_id):
     for todo in todos:
         if todo.id in deleted:
             db.session.expunge(todo)
-    revalidation.forget_on_commit(db.session, [revalidation.todo_key(i) for i in deleted])
+    revalidation_marks.forget_on_commit(db.session, [revalidation_marks.todo_key(i) for i in deleted])
     return len(deleted)
