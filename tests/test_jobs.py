@@ -561,7 +561,9 @@ def test_an_import_is_read_as_a_stream(app, tmp_path, make_file):
                 tracemalloc.stop()
 
     with app.app_context():
-        (small, _), (large, read_first) = peak(1000), peak(8000)
+        # The reader's buffers grow with a small file: at 2,000 rows of Todo-Backend JSON they are within
+        # 15% of their most (900 KB here at 4,000 rows and at 12,000); at 1,000 rows, 40% below it.
+        (small, _), (large, read_first) = peak(2000), peak(8000)
     assert read_first < 0.2  # of the 8,000-row file, before its first todo came out
     assert large < small * 1.5, (small, large)
 
