@@ -8,11 +8,11 @@ export PIPENV_VENV_IN_PROJECT := 1
 export PIPENV_VERBOSITY := -1
 export PIPENV_NOSPIN := 1
 export FLASK_APP := wsgi:app
-# Bytecode caches (__pycache__, ignored by git) let every Python process after the first start
-# without compiling: pytest workers, with their assert-rewritten test modules, about 3 s instead
-# of 9 s, and each server or worker a test starts. An environment that turns them off
-# (PYTHONDONTWRITEBYTECODE=1, as container images often do) is overridden here.
-export PYTHONDONTWRITEBYTECODE :=
+# Pipenv sets PYTHONDONTWRITEBYTECODE=1 for every command it runs (container images often do too),
+# so each process compiled from source and pytest re-rewrote the asserts of every test module: a
+# pytest worker took 9 s to start, 3 s from bytecode caches. The test targets run with the caches
+# (__pycache__, ignored by git), as do the servers and workers their tests start.
+TEST_RUN := $(PIPENV) run env PYTHONDONTWRITEBYTECODE=
 
 .PHONY: run test test-browser deploy-check lint install install-dev migrate bench bench-reminders faults soak fuzz
 
@@ -65,24 +65,24 @@ PYTEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 2); echo $$(( 3 * n > 8
 # Both runs happen even when the first fails, so one `make test` reports every failure.
 test: install-dev ## the whole suite but the browser tests; on TEST_DATABASE_URL when set, else SQLite
 	@status=0; \
-	$(PIPENV) run pytest -p no:xdist --collect-only -q $(PYTEST_ARGS) >/dev/null 2>&1; \
+	$(TEST_RUN) pytest -p no:xdist --collect-only -q $(PYTEST_ARGS) >/dev/null 2>&1; \
 	echo "== pytest, in parallel ($(PYTEST_WORKERS) workers)"; \
-	$(PIPENV) run pytest -n $(PYTEST_WORKERS) --dist worksteal -m "not serial and not browser" $(if $(JUNIT),--junitxml=$(JUNIT)-parallel.xml) $(PYTEST_ARGS) \
+	$(TEST_RUN) pytest -n $(PYTEST_WORKERS) --dist worksteal -m "not serial and not browser" $(if $(JUNIT),--junitxml=$(JUNIT)-parallel.xml) $(PYTEST_ARGS) \
 		|| [ $$? = 5 ] || status=1; \
 	echo "== pytest, the serial tests (timings) one at a time"; \
-	$(PIPENV) run pytest -p no:xdist -m "serial and not browser" $(if $(JUNIT),--junitxml=$(JUNIT)-serial.xml) $(PYTEST_ARGS) \
+	$(TEST_RUN) pytest -p no:xdist -m "serial and not browser" $(if $(JUNIT),--junitxml=$(JUNIT)-serial.xml) $(PYTEST_ARGS) \
 		|| [ $$? = 5 ] || status=1; \
 	[ $$status = 0 ] && echo "== passed; the browser tests are make test-browser"; \
 	exit $$status
 
 test-browser: install-dev ## the web app and /docs in headless Chromium (Debian's chromium), one test at a time
-	$(PIPENV) run pytest -p no:xdist -m browser $(if $(JUNIT),--junitxml=$(JUNIT)-browser.xml) $(PYTEST_ARGS) || [ $$? = 5 ]
+	$(TEST_RUN) pytest -p no:xdist -m browser $(if $(JUNIT),--junitxml=$(JUNIT)-browser.xml) $(PYTEST_ARGS) || [ $$? = 5 ]
 
 # The deploy kit (deploy/) run as written: nginx over https in front of two instances,
 # the worker and the scheduler, a backup restored. DEPLOY_DATABASE_URL (PostgreSQL, emptied),
 # DEPLOY_REDIS_URL and DEPLOY_PORT (first of 8 ports) say where; see deploy/test_deploy.py.
 deploy-check: install-dev
-	$(PIPENV) run pytest -p no:cacheprovider deploy/ $(PYTEST_ARGS)
+	$(TEST_RUN) pytest -p no:cacheprovider deploy/ $(PYTEST_ARGS)
 
 lint: install-dev
 	$(PIPENV) run ruff check app tests bench ops deploy
