@@ -143,6 +143,21 @@ def _cheap_password_hashing(request, monkeypatch):
     monkeypatch.setattr(passwords, "_DUMMY_HASH", CHEAP_DUMMY_HASH)
 
 
+@pytest.fixture(autouse=True)
+def _fresh_wake_up_state(monkeypatch):
+    """Each test wakes the workers as a fresh process would. A process keeps a drain's wake-up
+    window and a broker's cool-off in memory, and one left by an earlier test of this pytest
+    process (a window whose follow-up went to a queue this test empties, or the cool-off after
+    an unreachable broker) would hold back this test's wake-ups."""
+    from app.mail import outbox
+    from app.webhooks import broker
+
+    monkeypatch.setattr(broker, "_window_ends", 0.0)
+    monkeypatch.setattr(broker, "_follow_up_sent", False)
+    monkeypatch.setattr(broker, "_unreachable_until", 0.0)
+    monkeypatch.setattr(outbox, "_unreachable_until", 0.0)
+
+
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory):
     """The test database: TEST_DATABASE_URL, else a SQLite file; schema made once."""

@@ -11,13 +11,6 @@ from app.webhooks import broker
 from tests.conftest import REDIS_URL, make_config
 
 
-@pytest.fixture
-def fresh_window(monkeypatch):
-    monkeypatch.setattr(broker, "_window_ends", 0.0)
-    monkeypatch.setattr(broker, "_follow_up_sent", False)
-    monkeypatch.setattr(broker, "_unreachable_until", 0.0)
-
-
 def _queued(client):
     """(task name, eta) of every message in the webhooks queue, oldest first."""
     messages = [json.loads(raw) for raw in reversed(client.lrange(broker.QUEUE, 0, -1))]
@@ -25,7 +18,7 @@ def _queued(client):
 
 
 @pytest.mark.redis
-def test_many_commits_in_a_window_send_one_drain_now_and_one_when_it_ends(database_url, fresh_window):
+def test_many_commits_in_a_window_send_one_drain_now_and_one_when_it_ends(database_url):
     queue = redis.Redis.from_url(REDIS_URL)
     queue.delete(broker.QUEUE)  # in the test Redis database only
     app = create_app(make_config(database_url, REDIS_URL=REDIS_URL))
@@ -47,7 +40,7 @@ def test_many_commits_in_a_window_send_one_drain_now_and_one_when_it_ends(databa
     queue.delete(broker.QUEUE)
 
 
-def test_no_broker_configured_sends_nothing(database_url, fresh_window):
+def test_no_broker_configured_sends_nothing(database_url):
     app = create_app(make_config(database_url, REDIS_URL=None))
     with app.app_context():
         broker.notify()
