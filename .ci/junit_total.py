@@ -62,13 +62,13 @@ def main(argv):
     passed = sum(t[0] for t in totals.values())
     failed = sum(t[1] for t in totals.values())
     skipped = sum(t[2] for t in totals.values())
+    log_dir = next((arg for arg in map(pathlib.Path, argv) if arg.is_dir()), None)
     for step in steps:
         match = re.search(r"\(([^()]+)\)$", step)
         prefix = match.group(1) if match else None
         if prefix is None or not any(name.startswith(prefix) and t[1] for name, t in totals.items()):
             failed += 1
-            dirs = [arg for arg in map(pathlib.Path, argv) if arg.is_dir()]
-            log = dirs[0] / f"{prefix}.log" if prefix and dirs else None
+            log = log_dir / f"{prefix}.log" if prefix and log_dir else None
             if log is not None and log.exists():
                 tail = log.read_text(errors="replace").splitlines()[-TAIL:]
                 print(f"{step}: no failed test on record; the end of its output:")

@@ -45,11 +45,10 @@ from sqlalchemy import inspect
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from app import revalidation_marks as marks
 from app.auth.claims import token_claims
 from app.models.base import utcnow
 from app.ratelimit import bearer_token
-from app.revalidation_marks import member_key, session_key, todo_key, user_key
+from app.revalidation_marks import HANDLED, PENDING_KEYS, RAISE_FLOOR, member_key, session_key, todo_key, user_key
 
 log = logging.getLogger(__name__)
 
@@ -330,7 +329,7 @@ def _changed(obj, *names):
 
 def _after_flush(session, flush_context):
     AuthSession, Membership, Todo, TodoList, User = _watched()
-    keys = session.info.setdefault(marks.KEYS, set())
+    keys = session.info.setdefault(PENDING_KEYS, set())
     for obj in session.deleted:
         if isinstance(obj, Todo):
             keys.add(todo_key(obj.id))
@@ -339,14 +338,14 @@ def _after_flush(session, flush_context):
         elif isinstance(obj, AuthSession):
             keys.add(session_key(obj.id))
         elif isinstance(obj, (User, TodoList)):  # cascades reach rows this session never loaded
-            session.info[marks.RAISE] = True
+            session.info[RAISE_FLOOR] = True
     for obj in session.dirty:
         if isinstance(obj, Todo) and session.is_modified(obj):
             keys.add(todo_key(obj.id))
         elif isinstance(obj, Membership) and session.is_modified(obj):
             keys.add(member_key(obj.user_id, obj.list_id))
             if _changed(obj, "user_id", "list_id"):
-                session.info[marks.RAISE] = True
+                session.info[RAISE_FLOOR] = True
         elif isinstance(obj, AuthSession) and _changed(obj, "revoked_at", "expires_at", "user_id"):
             keys.add(session_key(obj.id))
         elif isinstance(obj, User) and _changed(obj, "is_active", "role"):
@@ -355,11 +354,11 @@ def _after_flush(session, flush_context):
 
 def _do_orm_execute(state):
     """A bulk UPDATE or DELETE of a watched table raises the floor, unless its caller names the entries."""
-    if not (state.is_update or state.is_delete) or state.execution_options.get(marks.HANDLED):
+    if not (state.is_update or state.is_delete) or state.execution_options.get(HANDLED):
         return
     table = getattr(state.statement, "table", None)
     if table is not None and table.name in _WATCHED_TABLES:
-        state.session.info[marks.RAISE] = True
+        state.session.info[RAISE_FLOOR] = True
 
 
 _WATCHED_TABLES = {"todos", "memberships", "auth_sessions", "users", "todo_lists"}
@@ -368,7 +367,7 @@ _WATCHED_TABLES = {"todos", "memberships", "auth_sessions", "users", "todo_lists
 def _after_commit(session):
     # Nothing is dropped on rollback: a later commit of the same session only tombstones a
     # few entries more than it needs to, which costs one database revalidation each.
-    keys, raise_floor = session.info.pop(marks.KEYS, None), session.info.pop(marks.RAISE, False)
+    keys, raise_floor = session.info.pop(PENDING_KEYS, None), session.info.pop(RAISE_FLOOR, False)
     if not keys and not raise_floor:
         return
     from flask import has_app_context

@@ -6,8 +6,8 @@ models and services that change watched rows can use it without importing the ca
 imports the models).
 """
 
-KEYS = "revalidation_keys"  # session.info: entries a commit must tombstone
-RAISE = "revalidation_floor"  # session.info: the commit must raise the floor
+PENDING_KEYS = "revalidation_keys"  # session.info: entries a commit must tombstone
+RAISE_FLOOR = "revalidation_floor"  # session.info: the commit must raise the floor
 HANDLED = "revalidation"  # execution option of a bulk statement whose entries the caller names
 
 
@@ -30,7 +30,7 @@ def todo_key(todo_id):
 
 def forget_on_commit(session, keys):
     """Tombstone `keys` when `session` commits: for bulk statements run with `handled()`."""
-    session.info.setdefault(KEYS, set()).update(keys)
+    session.info.setdefault(PENDING_KEYS, set()).update(keys)
 
 
 def handled():
