@@ -77,4 +77,6 @@ def test_cpu_seconds_include_the_processes_a_server_has_reaped():
     before = cpu_seconds(me)
     busy = "import time\nend = time.process_time() + 0.3\nwhile time.process_time() < end: pass"
     subprocess.run([sys.executable, "-c", busy], check=True)
-    assert cpu_seconds(me) - before >= 0.3
+    # /proc counts CPU time in sampled clock ticks (10 ms): 0.3 s of the child's reads as 0.29-0.31.
+    # Without the reaped children's time it would be this process's few milliseconds.
+    assert cpu_seconds(me) - before >= 0.25
