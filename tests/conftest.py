@@ -12,6 +12,7 @@ from werkzeug.exceptions import HTTPException
 from app import create_app
 from app.auth import passwords
 from app.extensions import db
+from tests.engines import install_shared_engines, own_engines
 
 PASSWORD = "correct-horse-battery"
 
@@ -89,6 +90,20 @@ def _compile_each_url_builder_once():
 
 
 _compile_each_url_builder_once()
+
+
+install_shared_engines()
+
+
+@pytest.fixture(autouse=True)
+def _own_engine(request):
+    """A test marked `own_engine` (one that changes its engine for good, such as removing its
+    listeners) gives each of its apps an engine of its own, as a server would have."""
+    if not request.node.get_closest_marker("own_engine"):
+        yield
+        return
+    with own_engines():
+        yield
 
 
 REDIS_URL = _redis_url()
@@ -170,8 +185,13 @@ def database_url(tmp_path_factory):
     return url
 
 
+_EMPTYING_ENGINES = {}
+
+
 def _empty_tables(url):
-    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    if url not in _EMPTYING_ENGINES:
+        _EMPTYING_ENGINES[url] = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    engine = _EMPTYING_ENGINES[url]
     with engine.begin() as conn:
         tables = [t.name for t in reversed(db.metadata.sorted_tables)]
         if engine.dialect.name == "postgresql":
@@ -179,7 +199,7 @@ def _empty_tables(url):
         else:
             for table in tables:
                 conn.execute(text(f'DELETE FROM "{table}"'))
-    engine.dispose()
+    engine.dispose()  # no connection of the suite's is left open on the database under test
 
 
 def make_config(database_url, **overrides):

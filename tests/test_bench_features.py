@@ -17,6 +17,8 @@ from tests.sql import count_statements
 
 TODOS = "/api/v1/todos"
 
+pytestmark = pytest.mark.own_engine  # a switch removes its engine's listeners for good
+
 
 @pytest.fixture(autouse=True)
 def _restore_process_wide_state():
