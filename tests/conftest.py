@@ -92,6 +92,51 @@ def _compile_each_url_builder_once():
 _compile_each_url_builder_once()
 
 
+def _parse_each_rule_once():
+    """Werkzeug parses each rule's text again for every app, matching it piece by piece (about
+    half of what a `create_app` costs once the builders above are shared). What a parse makes
+    depends only on the text and the map's converter classes: the rule's parts (read, never
+    changed), its trace, its arguments and its converters, made through `get_converter`. The
+    suite parses each text once and, for every later rule, replays that: the same parts and
+    trace, and converters of the rule's own map. Left alone if Werkzeug's internals differ."""
+    from werkzeug.routing.rules import Rule
+
+    original = getattr(Rule, "_parse_rule", None)
+    if getattr(original, "parsed_once", False) or not {"_trace", "get_converter"} <= set(original.__code__.co_names):
+        return  # done already (this file is loaded twice: as a plugin and as tests.conftest), or not as expected
+    parsed = {}
+
+    def parse_rule(self, rule):
+        key = (rule, tuple(sorted(self.map.converters.items(), key=lambda item: item[0])))
+        if key not in parsed:
+            calls, trace_from = [], len(self._trace)
+            make_converter = self.get_converter
+
+            def get_converter(variable_name, converter_name, args, kwargs):
+                calls.append((variable_name, converter_name, args, kwargs))
+                return make_converter(variable_name, converter_name, args, kwargs)
+
+            self.get_converter = get_converter
+            try:
+                parts = list(original(self, rule))
+            finally:
+                del self.get_converter
+            parsed[key] = (parts, self._trace[trace_from:], calls)
+            return parts
+        parts, trace, calls = parsed[key]
+        for variable_name, converter_name, args, kwargs in calls:
+            self._converters[variable_name] = self.get_converter(variable_name, converter_name, args, kwargs)
+            self.arguments.add(variable_name)
+        self._trace.extend(trace)
+        return list(parts)
+
+    parse_rule.parsed_once = True
+    Rule._parse_rule = parse_rule
+
+
+_parse_each_rule_once()
+
+
 install_shared_engines()
 
 

@@ -81,7 +81,8 @@ def start():
     else:
         raise RuntimeError("no free port for the webhook receiver")
     receiver.server.daemon_threads = True
-    threading.Thread(target=receiver.server.serve_forever, daemon=True).start()
+    # Polled every 50 ms, not the default 500: stop() waits for the poll to notice.
+    threading.Thread(target=receiver.server.serve_forever, args=(0.05,), daemon=True).start()
     return receiver
 
 
