@@ -102,7 +102,8 @@ def _parse_each_rule_once():
     from werkzeug.routing.rules import Rule
 
     original = getattr(Rule, "_parse_rule", None)
-    if getattr(original, "parsed_once", False) or not {"_trace", "get_converter"} <= set(original.__code__.co_names):
+    names = set(getattr(getattr(original, "__code__", None), "co_names", ()))
+    if getattr(original, "parsed_once", False) or not {"_trace", "get_converter"} <= names:
         return  # done already (this file is loaded twice: as a plugin and as tests.conftest), or not as expected
     parsed = {}
 
