@@ -52,16 +52,18 @@ run: migrate ## serve on HOST:PORT (default 127.0.0.1:8000) with Gunicorn, plus 
 	@echo "== serving on http://$${HOST:-127.0.0.1}:$${PORT:-8000} (API docs at /docs); Ctrl-C stops"
 	@$(PIPENV) run python scripts/serve.py
 
-# In parallel (pytest-xdist, three processes per core up to 8, work-stealing; PYTEST_WORKERS=0 for one
-# process): many tests wait on servers and workers they start, so more processes than cores finish
-# sooner (on 2 cores: 152 s with 2, 138 s with 4, 101 s with 6). Each
+# In parallel (pytest-xdist, two processes per core and one more, up to 8, work-stealing;
+# PYTEST_WORKERS=0 for one process): many tests wait on servers and workers they start, so more
+# processes than cores finish sooner, while each process pays its own start and collection (on
+# 2 cores, whole `make test` runs side by side: 5 workers 112 s and 126 s, 6 workers 120 s and
+# 131 s, 4 workers 115 s; the host's speed moved between pairs). Each
 # worker has its own database and Redis database (tests/conftest.py). The few tests marked
 # `serial` (timings) run after, alone. The end-to-end tests in a real browser (marked `browser`:
 # headless Chromium against a live server, about two minutes) are `make test-browser`; .ci/run
 # runs both. JUNIT=path/name writes name-parallel.xml, name-serial.xml and name-browser.xml.
 # Exit status 5 (the selection holds no such test) counts as success. A collection first writes the
 # bytecode caches once (a fresh clone has none), so that the workers start from them.
-PYTEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 2); echo $$(( 3 * n > 8 ? 8 : 3 * n )))
+PYTEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 2); echo $$(( 2 * n + 1 > 8 ? 8 : 2 * n + 1 )))
 # Both runs happen even when the first fails, so one `make test` reports every failure.
 test: install-dev ## the whole suite but the browser tests; on TEST_DATABASE_URL when set, else SQLite
 	@status=0; \
