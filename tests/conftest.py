@@ -1,5 +1,6 @@
 """Fixtures: a fresh app per test (TESTING off), its client, and an auth helper."""
 
+import functools
 import os
 from types import SimpleNamespace
 from urllib.parse import urlsplit, urlunsplit
@@ -231,13 +232,13 @@ def database_url(tmp_path_factory):
     return url
 
 
-_EMPTYING_ENGINES = {}
+@functools.cache
+def _emptying_engine(url):
+    return create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
 
 
 def _empty_tables(url):
-    if url not in _EMPTYING_ENGINES:
-        _EMPTYING_ENGINES[url] = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
-    engine = _EMPTYING_ENGINES[url]
+    engine = _emptying_engine(url)
     with engine.begin() as conn:
         tables = [t.name for t in reversed(db.metadata.sorted_tables)]
         if engine.dialect.name == "postgresql":

@@ -115,8 +115,8 @@ def _start_import(client, auth, todos):
 def test_a_worker_killed_mid_import_leaves_the_job_retried_or_failed_and_never_half_done(
     app, client, auth, app_config, database_url, tmp_path, attempts, outcome
 ):
-    sqlite = database_url.startswith("sqlite")
-    todos = TODOS["sqlite" if sqlite else "postgresql"]
+    backend = database_url.split(":", 1)[0]  # "sqlite" or "postgresql"
+    sqlite, todos = backend == "sqlite", TODOS[backend]
     job_id = _start_import(client, auth, todos)
     log = tmp_path / "runner.log"
     env = _env(app_config, database_url, JOB_LEASE_SECONDS="2", JOB_MAX_ATTEMPTS=str(attempts))
